@@ -1,0 +1,1 @@
+"""provider-products: the health-insurance provider product registry."""

@@ -1,0 +1,96 @@
+"""The application factory: routers, error handlers, the edge middleware and offline API docs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from provider_products import __doc__ as package_doc
+from provider_products.auth.routes import router as auth_router
+from provider_products.catalogue.routes import router as catalogue_router
+from provider_products.config import Settings
+from provider_products.errors import install_error_handlers
+from provider_products.middleware import EdgeMiddleware
+from provider_products.ratelimit.base import RateLimiter
+from provider_products.ratelimit.memory import MemoryRateLimiter
+from provider_products.registry.routes import router as registry_router
+from provider_products.runtime import Runtime, runtime
+
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+DESCRIPTION = """\
+Health-insurance provider product registry, compatible with Osigu's public API.
+
+Every `/arc/...`, `/medical-catalogs/...` request needs a bearer token from `POST /v1/oauth/token`
+and counts against its OAuth client's rate limit (default 50 per rolling 60 seconds), advertised in
+the `RateLimit`, `RateLimit-Policy` and `X-RateLimit-*` headers. Errors carry
+`{"error_code", "message", "additional_information"}`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None = None) -> FastAPI:
+    """Build the application for ``settings`` (read from the environment when omitted)."""
+    settings = settings or Settings()
+    rt = Runtime.build(settings, limiter or MemoryRateLimiter())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await rt.limiter.close()
+        await rt.database.dispose()
+
+    app = FastAPI(
+        title="provider-products",
+        summary=(package_doc or "").strip(),
+        description=DESCRIPTION,
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    install_error_handlers(app)
+    app.include_router(auth_router)
+    app.include_router(catalogue_router)
+    app.include_router(registry_router)
+    app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="provider-products API",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
+
+    @app.get("/healthz", tags=["Health"], operation_id="liveness")
+    async def healthz() -> dict[str, str]:
+        """Say that the process is up."""
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz", tags=["Health"], operation_id="readiness", responses={503: {"description": "Not ready"}}
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        """Say whether the database and the rate-limit store are reachable."""
+        current = runtime(request)
+        checks = {
+            "database": "ok" if await current.database.ping() else "unavailable",
+            "rate_limit_store": "ok" if await current.limiter.ping() else "unavailable",
+        }
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+        )
+
+    app.add_middleware(EdgeMiddleware, runtime=rt)
+    return app

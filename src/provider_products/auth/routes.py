@@ -1,0 +1,171 @@
+"""The OAuth2 token endpoint (client-credentials grant, RFC 6749 section 4.4)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from provider_products.auth import repository as auth_repository
+from provider_products.auth import security
+from provider_products.auth import service as auth_service
+from provider_products.errors import ErrorBody, RateLimited
+from provider_products.runtime import runtime
+
+router = APIRouter(tags=["OAuth2"])
+
+
+class TokenRead(BaseModel):
+    """An access token."""
+
+    access_token: str
+    token_type: str = Field(examples=["bearer"])
+    expires_in: int = Field(examples=[3600])
+    scope: str = Field(examples=["arc:read arc:write"])
+
+
+class TokenError(Exception):
+    """An RFC 6749 section 5.2 error."""
+
+    def __init__(self, error: str, description: str, status: int = 400, error_code: str = "071-100") -> None:
+        super().__init__(description)
+        self.error, self.description, self.status, self.error_code = error, description, status, error_code
+
+
+def _token_error(exc: TokenError, headers: dict[str, str]) -> Response:
+    body = {
+        "error": exc.error,
+        "error_description": exc.description,
+        "error_code": exc.error_code,
+        "message": exc.description,
+        "additional_information": {},
+    }
+    if exc.status == 401:
+        headers = {**headers, "WWW-Authenticate": 'Basic realm="provider-products"'}
+    return Response(
+        orjson.dumps(body),
+        status_code=exc.status,
+        media_type="application/json",
+        headers={**headers, "Cache-Control": "no-store"},
+    )
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    authorization = request.headers.get("authorization")
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        raise TokenError("invalid_client", "Use HTTP Basic client authentication", 401, "071-401")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise TokenError("invalid_client", "Malformed Basic credentials", 401, "071-401") from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise TokenError("invalid_client", "Malformed Basic credentials", 401, "071-401")
+    # RFC 6749 section 2.3.1: both parts are form-urlencoded before Basic encoding.
+    return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+
+
+_FORM_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "scope": {"type": "string", "description": "Space-separated scopes to narrow to"},
+                        "client_id": {"type": "string", "description": "Only without HTTP Basic"},
+                        "client_secret": {"type": "string", "description": "Only without HTTP Basic"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/oauth/token",
+    operation_id="issueToken",
+    response_model=TokenRead,
+    openapi_extra=_FORM_SCHEMA,
+    responses={
+        400: {"model": ErrorBody, "description": "invalid_request, unsupported_grant_type or invalid_scope"},
+        401: {"model": ErrorBody, "description": "invalid_client (071-401)"},
+        429: {"model": ErrorBody, "description": "Too many token requests (071-429)"},
+        503: {"model": ErrorBody, "description": "A store is unavailable (071-503)"},
+    },
+)
+async def issue_token(request: Request) -> Response:
+    """Issue an access token for a client's credentials (HTTP Basic, or form fields)."""
+    rt = runtime(request)
+    headers: dict[str, str] = {}
+    try:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            raise TokenError("invalid_request", "Send the request as application/x-www-form-urlencoded")
+        form = await request.form()
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        if len(fields) != len(form.multi_items()):
+            raise TokenError("invalid_request", "Parameters must not repeat")
+        basic = _basic_credentials(request)
+        if basic is not None and ("client_id" in fields or "client_secret" in fields):
+            raise TokenError("invalid_request", "Use one client authentication method, not two")
+        client_id, secret = basic or (fields.get("client_id", ""), fields.get("client_secret", ""))
+        if not client_id or not secret:
+            raise TokenError("invalid_client", "Client credentials are required", 401, "071-401")
+        headers = await _count_token_request(request, client_id)
+        grant_type = fields.get("grant_type")
+        if not grant_type:
+            raise TokenError("invalid_request", "grant_type is required")
+        if grant_type != "client_credentials":
+            raise TokenError("unsupported_grant_type", "Only grant_type=client_credentials is supported")
+        client = await auth_service.authenticate_client(rt.database, client_id=client_id, secret=secret)
+        if client is None:
+            raise TokenError("invalid_client", "Client authentication failed", 401, "071-401")
+        requested = fields.get("scope", "").split()
+        granted = sorted(client.scopes) if not requested else list(dict.fromkeys(requested))
+        if any(s not in client.scopes for s in granted):
+            raise TokenError("invalid_scope", "The client may not request that scope")
+    except TokenError as exc:
+        return _token_error(exc, headers)
+    token = security.issue_token(
+        rt.settings, client_id=client.client_id, provider_slug=client.provider_slug, scopes=granted
+    )
+    body = TokenRead(
+        access_token=token,
+        token_type="bearer",  # noqa: S106
+        expires_in=rt.settings.token_ttl_seconds,
+        scope=" ".join(granted),
+    )
+    return Response(
+        body.model_dump_json(),
+        media_type="application/json",
+        headers={**headers, "Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+async def _count_token_request(request: Request, client_id: str) -> dict[str, str]:
+    """Count a token request against its client id, or its source address for unknown ids."""
+    rt = runtime(request)
+    known = False
+    if len(client_id) <= 64:
+        async with rt.database.transaction() as conn:
+            known = await auth_repository.get_client(conn, client_id) is not None
+    key = f"token:{client_id}" if known else f"token-ip:{request.client.host if request.client else '-'}"
+    limit, window = rt.token_rate
+    decision = await rt.limiter.hit(key, limit=limit, window=window)
+    if not decision.allowed:
+        raise RateLimited(decision.reset_after, decision.headers())
+    return decision.headers()

@@ -1,0 +1,50 @@
+"""First start of the embedded sandbox: create the schema, load the catalogue, create a demo client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from provider_products.auth import repository as auth_repository
+from provider_products.auth import security
+from provider_products.auth import service as auth_service
+from provider_products.catalogue import importer
+from provider_products.catalogue import repository as catalogue_repository
+from provider_products.config import Settings
+from provider_products.db import migrate
+from provider_products.db.engine import Database, sqlite_path
+
+SANDBOX_PROVIDER = "sandbox-provider"
+
+
+@dataclass(frozen=True)
+class SandboxState:
+    """What the sandbox start found or created."""
+
+    created: bool
+    credentials: auth_service.ClientCredentials | None
+    client_id: str | None
+    catalogue_size: int
+
+
+async def ensure_schema(settings: Settings, database: Database) -> None:
+    """Bring a SQLite database to the newest schema, creating its file; PostgreSQL is migrated explicitly."""
+    if database.dialect == "sqlite":
+        sqlite_path(database.url).parent.mkdir(parents=True, exist_ok=True)
+        await migrate.upgrade(database)
+
+
+async def seed_sandbox(database: Database) -> SandboxState:
+    """On an empty database, load the sandbox catalogue and create a provider with an OAuth client."""
+    async with database.transaction(write=True) as conn:
+        providers = await auth_repository.list_providers(conn)
+        size = await catalogue_repository.count(conn)
+        if providers or size:
+            sandbox = await auth_repository.list_clients(conn, SANDBOX_PROVIDER)
+            return SandboxState(False, None, sandbox[0].client_id if sandbox else None, size)
+        entries = importer.parse(importer.sandbox_catalogue(), "jsonl")
+        result = await importer.upsert(conn, entries)
+        await auth_service.create_provider(conn, slug=SANDBOX_PROVIDER, name="Sandbox Provider")
+        credentials = await auth_service.create_client(
+            conn, provider_slug=SANDBOX_PROVIDER, scopes=list(security.ALL_SCOPES)
+        )
+    return SandboxState(True, credentials, credentials.client_id, result.inserted)

@@ -1,0 +1,175 @@
+"""Catalogue import from CSV or JSON Lines: validate every row first, then upsert all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from provider_products.catalogue import repository, text
+from provider_products.catalogue.schemas import CatalogueEntryIn
+from provider_products.db.base import utcnow
+from provider_products.db.engine import Connection, Database
+
+MEDICATION_FIELDS = ("active_ingredient", "concentration", "pharmaceutical_form", "presentation", "atc_code")
+SERVICE_FIELDS = ("description", "coding_system", "coding_code")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A rejected row: its line number in the file and why."""
+
+    line: int
+    message: str
+
+
+class ImportRejected(Exception):
+    """The file had bad rows; nothing from it was written."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"{len(errors)} bad row(s); nothing was imported")
+        self.errors = errors
+
+
+@dataclass
+class ImportResult:
+    """What an import changed."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    total_rows: int = 0
+    codes: set[str] = field(default_factory=set)
+
+
+def sandbox_catalogue() -> str:
+    """Return the bundled sandbox catalogue (JSON Lines)."""
+    return (resources.files("provider_products.catalogue") / "data" / "sandbox.jsonl").read_text("utf-8")
+
+
+def _records(content: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """Yield ``(line number, record or parse error)`` for every data row."""
+    if fmt == "jsonl":
+        for number, line in enumerate(content.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, f"invalid JSON: {exc.msg}"
+                continue
+            yield number, value if isinstance(value, dict) else "each line must be a JSON object"
+        return
+    reader = csv.DictReader(io.StringIO(content))
+    for record in reader:
+        if None in record:
+            yield reader.line_num, "more values than header columns"
+            continue
+        yield reader.line_num, {k: (v if v != "" else None) for k, v in record.items() if k is not None}
+
+
+def detect_format(path: Path) -> str:
+    """Choose the parser from the file name: ``.csv`` or ``.jsonl``/``.ndjson``."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    raise ValueError(f"cannot tell the format of {path.name}: use a .csv or .jsonl file")
+
+
+def parse(content: str, fmt: str) -> list[CatalogueEntryIn]:
+    """Validate every row; raise ``ImportRejected`` listing each bad row by line number."""
+    entries: list[CatalogueEntryIn] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for line, record in _records(content, fmt):
+        if isinstance(record, str):
+            errors.append(RowError(line, record))
+            continue
+        try:
+            entry = CatalogueEntryIn.model_validate(record)
+        except ValidationError as exc:
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
+            )
+            errors.append(RowError(line, detail))
+            continue
+        key = entry.product_code.upper()
+        if key in seen:
+            errors.append(
+                RowError(line, f"duplicate product_code {entry.product_code} (first on line {seen[key]})")
+            )
+            continue
+        seen[key] = line
+        entries.append(entry)
+    if errors:
+        raise ImportRejected(errors)
+    return entries
+
+
+def _row(entry: CatalogueEntryIn) -> dict[str, Any]:
+    is_medication = entry.product_type == "MEDICATION"
+    row: dict[str, Any] = {
+        "product_code": entry.product_code,
+        "code_key": entry.product_code.upper(),
+        "product_type": entry.product_type,
+        "name": entry.name,
+        "status": entry.status,
+        "name_key": text.name_key(entry.name),
+        "search_text": text.search_text(
+            entry.product_code, entry.name, entry.active_ingredient if is_medication else None
+        ),
+    }
+    for name in MEDICATION_FIELDS:
+        row[name] = getattr(entry, name) if is_medication else None
+    for name in SERVICE_FIELDS:
+        row[name] = None if is_medication else getattr(entry, name)
+    return row
+
+
+async def upsert(
+    conn: Connection, entries: list[CatalogueEntryIn], *, deactivate_missing: bool = False
+) -> ImportResult:
+    """Insert new codes, overwrite known ones, and optionally retire codes absent from ``entries``."""
+    now = utcnow()
+    stored = await repository.snapshot(conn)
+    result = ImportResult(total_rows=len(entries))
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for entry in entries:
+        row = _row(entry)
+        key = row["code_key"]
+        result.codes.add(key)
+        before = stored.get(key)
+        if before is None:
+            inserts.append({**row, "updated_at": now})
+        elif all(before[k] == v for k, v in row.items()):
+            result.unchanged += 1
+        else:
+            updates.append({**row, "updated_at": now, "row_id": before["id"]})
+    await repository.insert_many(conn, inserts)
+    await repository.update_many(conn, updates)
+    result.inserted, result.updated = len(inserts), len(updates)
+    if deactivate_missing:
+        retire = [r["id"] for k, r in stored.items() if k not in result.codes and r["status"] == "ACTIVE"]
+        await repository.deactivate(conn, retire, now=now)
+        result.deactivated = len(retire)
+    return result
+
+
+async def import_content(
+    database: Database, content: str, fmt: str, *, deactivate_missing: bool = False
+) -> ImportResult:
+    """Validate and load a whole file in one transaction."""
+    entries = parse(content, fmt)
+    async with database.transaction(write=True) as conn:
+        return await upsert(conn, entries, deactivate_missing=deactivate_missing)

@@ -1,0 +1,44 @@
+"""The global catalogue table: medications and LAB, IMAGING and PROCEDURE products."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from provider_products.db.base import Base, BigIntKey, UTCDateTime, utcnow
+
+PRODUCT_TYPES = ("MEDICATION", "LAB", "IMAGING", "PROCEDURE")
+STATUSES = ("ACTIVE", "INACTIVE")
+
+
+class CatalogueProduct(Base):
+    """One catalogue entry. ``code_key`` (upper case) makes codes unique case-insensitively;
+    ``name_key`` and ``search_text`` hold the accent-folded forms that ordering and search use."""
+
+    __tablename__ = "catalogue_product"
+    __table_args__ = (
+        CheckConstraint(f"product_type IN {PRODUCT_TYPES!r}", name="product_type"),
+        CheckConstraint(f"status IN {STATUSES!r}", name="status"),
+        Index("ix_catalogue_product_type_code_key", "product_type", "code_key"),
+        Index("ix_catalogue_product_name_key", "name_key", "code_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    product_code: Mapped[str] = mapped_column(String(64))
+    code_key: Mapped[str] = mapped_column(String(64), unique=True)
+    product_type: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(8), default="ACTIVE")
+    active_ingredient: Mapped[str | None] = mapped_column(String(300), default=None)
+    concentration: Mapped[str | None] = mapped_column(String(100), default=None)
+    pharmaceutical_form: Mapped[str | None] = mapped_column(String(100), default=None)
+    presentation: Mapped[str | None] = mapped_column(String(200), default=None)
+    atc_code: Mapped[str | None] = mapped_column(String(16), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    coding_system: Mapped[str | None] = mapped_column(String(16), default=None)
+    coding_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    name_key: Mapped[str] = mapped_column(String(300))
+    search_text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,99 @@
+"""HTTP routes of the global catalogues."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from provider_products.auth.dependencies import Caller, require_scopes
+from provider_products.catalogue import service as catalogue_service
+from provider_products.catalogue.schemas import CatalogueProductRead, MedicationRead, ProductType
+from provider_products.errors import AUTHENTICATED, responses
+from provider_products.pagination import Page, PageParams, link_header, page_params
+from provider_products.runtime import database
+
+router = APIRouter(tags=["Catalogues"])
+
+AnyCaller = Annotated[Caller, Depends(require_scopes())]
+QueryParam = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Words that must all match (each as a word prefix) the code, name or active "
+        "ingredient, ignoring case and accents.",
+        examples=["paracetamol"],
+    ),
+]
+CodeParam = Annotated[
+    str, Path(description="A catalogue product code (case-insensitive)", examples=["MED-042"])
+]
+
+
+@router.get(
+    "/medical-catalogs/v1/medications",
+    operation_id="listMedications",
+    response_model=Page[MedicationRead],
+    responses=responses(422, *AUTHENTICATED),
+)
+async def list_medications(
+    request: Request,
+    response: Response,
+    _: AnyCaller,
+    params: Annotated[PageParams, Depends(page_params)],
+    query: QueryParam = None,
+) -> Page[CatalogueProductRead]:
+    """List the global medication catalogue, searched by ``query`` and paginated."""
+    async with database(request).transaction() as conn:
+        page = await catalogue_service.list_products(
+            conn, product_type="MEDICATION", query=query, params=params
+        )
+    response.headers["Link"] = link_header(request, page.page) or ""
+    return page
+
+
+@router.get(
+    "/medical-catalogs/v1/medications/{product_code}",
+    operation_id="getMedication",
+    response_model=MedicationRead,
+    responses=responses(404, 422, *AUTHENTICATED, e404="Not a medication in the catalogue (071-101)"),
+)
+async def get_medication(request: Request, product_code: CodeParam, _: AnyCaller) -> CatalogueProductRead:
+    """Read one medication of the global catalogue."""
+    async with database(request).transaction() as conn:
+        return await catalogue_service.get_product(conn, code=product_code, product_type="MEDICATION")
+
+
+@router.get(
+    "/arc/v1/products",
+    operation_id="listProducts",
+    response_model=Page[CatalogueProductRead],
+    responses=responses(422, *AUTHENTICATED),
+)
+async def list_products(
+    request: Request,
+    response: Response,
+    _: AnyCaller,
+    params: Annotated[PageParams, Depends(page_params)],
+    product_type: Annotated[ProductType | None, Query(description="Only products of this type")] = None,
+    query: QueryParam = None,
+) -> Page[CatalogueProductRead]:
+    """List the global catalogue of every product type, filtered by ``product_type`` and ``query``."""
+    async with database(request).transaction() as conn:
+        page = await catalogue_service.list_products(
+            conn, product_type=product_type, query=query, params=params
+        )
+    response.headers["Link"] = link_header(request, page.page) or ""
+    return page
+
+
+@router.get(
+    "/arc/v1/products/{product_code}",
+    operation_id="getProduct",
+    response_model=CatalogueProductRead,
+    responses=responses(404, 422, *AUTHENTICATED, e404="Not in the catalogue (071-101)"),
+)
+async def get_product(request: Request, product_code: CodeParam, _: AnyCaller) -> CatalogueProductRead:
+    """Read one product of the global catalogue, whatever its type."""
+    async with database(request).transaction() as conn:
+        return await catalogue_service.get_product(conn, code=product_code)

@@ -1,0 +1,84 @@
+"""Wire shapes of catalogue entries, and the rules every product code follows."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from provider_products.errors import ValidationFailed
+
+ProductType = Literal["MEDICATION", "LAB", "IMAGING", "PROCEDURE"]
+ServiceType = Literal["LAB", "IMAGING", "PROCEDURE"]
+Status = Literal["ACTIVE", "INACTIVE"]
+
+CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+CODE_RULE = "1 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def clean_code(raw: str) -> str:
+    """Trim a product code and check its form; raise ``ValueError`` when it is ill-formed."""
+    code = raw.strip()
+    if not CODE_PATTERN.fullmatch(code):
+        raise ValueError(f"product_code must be {CODE_RULE}")
+    return code
+
+
+def code_key(raw: str, *, field: str = "product_code") -> str:
+    """Return the case-insensitive lookup key of a code, or raise the contract's 422."""
+    try:
+        return clean_code(raw).upper()
+    except ValueError as exc:
+        raise ValidationFailed([{"field": field, "message": str(exc)}]) from None
+
+
+ProductCode = Annotated[str, AfterValidator(clean_code)]
+
+
+class MedicationRead(BaseModel):
+    """A medication in the global catalogue."""
+
+    product_code: str = Field(examples=["MED-042"])
+    product_type: Literal["MEDICATION"]
+    name: str = Field(examples=["Paracetamol 500 mg Tableta"])
+    status: Status
+    active_ingredient: str | None
+    concentration: str | None
+    pharmaceutical_form: str | None
+    presentation: str | None
+    atc_code: str | None
+
+
+class ServiceProductRead(BaseModel):
+    """A lab test, imaging study or procedure in the global catalogue."""
+
+    product_code: str = Field(examples=["LAB-HEMO"])
+    product_type: ServiceType
+    name: str = Field(examples=["Hemograma completo"])
+    status: Status
+    description: str | None
+    coding_system: str | None = Field(examples=["LOINC"])
+    coding_code: str | None = Field(examples=["58410-2"])
+
+
+CatalogueProductRead = Annotated[MedicationRead | ServiceProductRead, Field(discriminator="product_type")]
+
+
+class CatalogueEntryIn(BaseModel):
+    """One row of a catalogue import file."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    product_code: ProductCode
+    product_type: ProductType
+    name: str = Field(min_length=1, max_length=300)
+    status: Status = "ACTIVE"
+    active_ingredient: str | None = Field(default=None, max_length=300)
+    concentration: str | None = Field(default=None, max_length=100)
+    pharmaceutical_form: str | None = Field(default=None, max_length=100)
+    presentation: str | None = Field(default=None, max_length=200)
+    atc_code: str | None = Field(default=None, max_length=16)
+    description: str | None = Field(default=None, max_length=2000)
+    coding_system: str | None = Field(default=None, max_length=16)
+    coding_code: str | None = Field(default=None, max_length=32)

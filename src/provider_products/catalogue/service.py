@@ -1,0 +1,122 @@
+"""Catalogue rules: lookups, search, and what may be registered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
+
+from provider_products.catalogue import repository, text
+from provider_products.catalogue.schemas import (
+    CatalogueProductRead,
+    MedicationRead,
+    ServiceProductRead,
+    code_key,
+)
+from provider_products.db.engine import Connection
+from provider_products.errors import ProductNotInCatalogue, ValidationFailed
+from provider_products.pagination import Page, PageParams, make_page
+
+MAX_QUERY_LENGTH = 200
+MAX_QUERY_WORDS = 10
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A parsed ``query`` parameter: its folded words and the forms used for ranking."""
+
+    words: list[str]
+    code_key: str
+
+    @classmethod
+    def parse(cls, raw: str | None) -> SearchQuery | None:
+        """Parse a query string; None when it is absent or blank."""
+        if raw is None or not raw.strip():
+            return None
+        if len(raw) > MAX_QUERY_LENGTH:
+            raise ValidationFailed(
+                [{"field": "query", "message": f"query must be at most {MAX_QUERY_LENGTH} characters"}]
+            )
+        words = text.words(raw)
+        if len(words) > MAX_QUERY_WORDS:
+            raise ValidationFailed(
+                [{"field": "query", "message": f"query must have at most {MAX_QUERY_WORDS} words"}]
+            )
+        return cls(words=words, code_key=raw.strip().upper())
+
+
+def to_read(row: Row[Any]) -> CatalogueProductRead:
+    """Render a catalogue row as its wire shape."""
+    m = row._mapping
+    if m["product_type"] == "MEDICATION":
+        return MedicationRead(
+            product_code=m["product_code"],
+            product_type="MEDICATION",
+            name=m["name"],
+            status=m["status"],
+            active_ingredient=m["active_ingredient"],
+            concentration=m["concentration"],
+            pharmaceutical_form=m["pharmaceutical_form"],
+            presentation=m["presentation"],
+            atc_code=m["atc_code"],
+        )
+    return ServiceProductRead(
+        product_code=m["product_code"],
+        product_type=m["product_type"],
+        name=m["name"],
+        status=m["status"],
+        description=m["description"],
+        coding_system=m["coding_system"],
+        coding_code=m["coding_code"],
+    )
+
+
+async def list_products(
+    conn: Connection, *, product_type: str | None, query: str | None, params: PageParams
+) -> Page[CatalogueProductRead]:
+    """Return one page of the catalogue, filtered by type and searched by ``query``."""
+    parsed = SearchQuery.parse(query)
+    if parsed is not None and not parsed.words:
+        return make_page([], 0, params)
+    rows, total = await repository.search(
+        conn,
+        product_type=product_type,
+        words=parsed.words if parsed else None,
+        code_key=parsed.code_key if parsed else "",
+        limit=params.size,
+        offset=params.offset,
+    )
+    return make_page([to_read(r) for r in rows], total, params)
+
+
+async def get_product(
+    conn: Connection, *, code: str, product_type: str | None = None
+) -> CatalogueProductRead:
+    """Return one catalogue entry (of ``product_type`` when given), or raise 404 ``071-101``."""
+    row = await repository.get_by_code(conn, code_key(code))
+    if row is None or (product_type is not None and row.product_type != product_type):
+        raise ProductNotInCatalogue(additional_information={"product_code": code.strip()})
+    return to_read(row)
+
+
+@dataclass(frozen=True)
+class Registrable:
+    """A catalogue entry that may be registered: its row id and its catalogue spelling."""
+
+    id: int
+    product_code: str
+
+
+async def registrable(conn: Connection, *, code: str) -> Registrable:
+    """Resolve a code for registration: it must be in the catalogue and ACTIVE, else 404 ``071-101``."""
+    row = await repository.get_by_code(conn, code_key(code))
+    if row is None or row.status != "ACTIVE":
+        raise ProductNotInCatalogue(additional_information={"product_code": code.strip()})
+    return Registrable(id=row.id, product_code=row.product_code)
+
+
+async def lookup_id(conn: Connection, *, code: str) -> tuple[int, str] | None:
+    """Return ``(row id, catalogue spelling)`` of a code in any status, or None."""
+    row = await repository.get_by_code(conn, code_key(code))
+    return None if row is None else (row.id, row.product_code)

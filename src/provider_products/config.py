@@ -1,0 +1,78 @@
+"""Service settings, read from ``PROVIDER_PRODUCTS_*`` environment variables."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SANDBOX_JWT_SECRET = "sandbox-only-secret-change-me-in-production-0123456789"  # noqa: S105
+
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)?\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_rate(text: str) -> tuple[int, int]:
+    """Parse ``"50/minute"`` or ``"100/30 seconds"`` into ``(limit, window_seconds)``."""
+    match = _RATE_RE.match(text)
+    if match is None:
+        raise ValueError(f"invalid rate limit {text!r}; expected e.g. '50/minute' or '10/30 seconds'")
+    limit = int(match.group(1))
+    window = int(match.group(2) or 1) * _UNIT_SECONDS[match.group(3).lower()]
+    if limit < 1 or window < 1:
+        raise ValueError(f"invalid rate limit {text!r}; limit and window must be positive")
+    return limit, window
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with; unsafe production values are refused."""
+
+    model_config = SettingsConfigDict(env_prefix="PROVIDER_PRODUCTS_", extra="ignore")
+
+    environment: Literal["sandbox", "production"] = "sandbox"
+    database_url: str = "sqlite:///./provider-products.db"
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
+
+    jwt_secret: str = SANDBOX_JWT_SECRET
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_issuer: str = "provider-products"
+    jwt_audience: str = "provider-products"
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+
+    rate_limit: str = "50/minute"
+    token_rate_limit: str = "10/minute"  # noqa: S105
+    client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    seed_sandbox: bool = True
+
+    @field_validator("rate_limit", "token_rate_limit")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: str) -> str:
+        if len(value) < 32:
+            raise ValueError("jwt_secret must be at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _safe_for_production(self) -> Settings:
+        if self.environment == "production" and self.jwt_secret == SANDBOX_JWT_SECRET:
+            raise ValueError(
+                "PROVIDER_PRODUCTS_JWT_SECRET must be set to a private value when "
+                "PROVIDER_PRODUCTS_ENVIRONMENT=production"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the configured database is SQLite."""
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,172 @@
+"""Database access: one async transaction interface over SQLite (embedded) and PostgreSQL (asyncpg).
+
+SQLite runs in-process and answers an indexed lookup in tens of microseconds, far less than a
+thread hop costs, so its statements are executed directly on the event loop through SQLAlchemy's
+synchronous engine. Write transactions are serialised by an asyncio lock so that a suspended writer
+can never make another one block the loop on SQLite's file lock. PostgreSQL goes through
+SQLAlchemy's asyncio engine on asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection as SyncConnection
+from sqlalchemy.engine import Result, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql import Executable
+
+from provider_products.errors import StoreUnavailable
+
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+
+
+class Connection(Protocol):
+    """One connection inside one transaction; every repository function takes one."""
+
+    dialect_name: str
+
+    async def execute(self, statement: Executable, parameters: Params = None) -> Result[Any]:
+        """Execute a statement and return its fully buffered result."""
+        ...
+
+
+class _SQLiteConnection:
+    dialect_name = "sqlite"
+
+    def __init__(self, conn: SyncConnection) -> None:
+        self._conn = conn
+
+    async def execute(self, statement: Executable, parameters: Params = None) -> Result[Any]:
+        return self._conn.execute(statement, parameters)
+
+
+class _AsyncConnection:
+    dialect_name = "postgresql"
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def execute(self, statement: Executable, parameters: Params = None) -> Result[Any]:
+        return await self._conn.execute(statement, parameters)
+
+
+def normalise_url(url: str) -> tuple[str, str]:
+    """Return ``(dialect, sqlalchemy_url)`` for a user-facing database URL."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError("an in-memory SQLite database cannot be shared; give a file path")
+        return "sqlite", parsed.set(drivername="sqlite+pysqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return "postgresql", parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(
+        f"unsupported database URL scheme {parsed.drivername!r}; use sqlite:/// or postgresql://"
+    )
+
+
+def sqlite_path(url: str) -> Path:
+    """Return the file path of a SQLite URL."""
+    return Path(make_url(url).database or "")
+
+
+class Database:
+    """The service's database: transactions, health check and disposal, whatever the backend."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> None:
+        self.dialect, self.url = normalise_url(url)
+        self._write_lock = asyncio.Lock()
+        self._sync_engine: Engine | None = None
+        self._async_engine: AsyncEngine | None = None
+        if self.dialect == "sqlite":
+            self._sync_engine = _sqlite_engine(self.url, sqlite_synchronous, pool_size)
+        else:
+            self._async_engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=5
+            )
+
+    @property
+    def sync_engine(self) -> Engine:
+        """The synchronous engine (SQLite only); migrations and bulk loads use it."""
+        assert self._sync_engine is not None
+        return self._sync_engine
+
+    @property
+    def async_engine(self) -> AsyncEngine:
+        """The asyncio engine (PostgreSQL only)."""
+        assert self._async_engine is not None
+        return self._async_engine
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[Connection]:
+        """Run a block in one transaction: commit when it ends, roll back when it raises."""
+        try:
+            if self._sync_engine is not None:
+                if write:
+                    async with self._write_lock:
+                        with (
+                            self._sync_engine.connect().execution_options(
+                                sqlite_begin="BEGIN IMMEDIATE"
+                            ) as conn,
+                            conn.begin(),
+                        ):
+                            yield _SQLiteConnection(conn)
+                else:
+                    with self._sync_engine.begin() as conn:
+                        yield _SQLiteConnection(conn)
+            else:
+                assert self._async_engine is not None
+                async with self._async_engine.begin() as aconn:
+                    yield _AsyncConnection(aconn)
+        except (OperationalError, DBAPIError) as exc:
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                raise StoreUnavailable("The database is unavailable") from exc
+            raise
+        except (TimeoutError, OSError) as exc:
+            raise StoreUnavailable("The database is unavailable") from exc
+
+    async def ping(self) -> bool:
+        """Say whether the database answers a trivial query."""
+        from sqlalchemy import text
+
+        try:
+            async with self.transaction() as conn:
+                await conn.execute(text("SELECT 1"))
+        except StoreUnavailable:
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+
+
+def _sqlite_engine(url: str, synchronous: str, pool_size: int) -> Engine:
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so BEGIN is ours (SQLAlchemy recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: SyncConnection) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+    return engine

@@ -1,0 +1,95 @@
+"""Queries on registration periods."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, and_, bindparam, func, insert, select, update
+
+from provider_products.catalogue import repository as catalogue_repository
+from provider_products.db.engine import Connection
+from provider_products.registry.models import ProviderProduct
+
+registration = cast(Table, ProviderProduct.__table__)
+catalogue = catalogue_repository.catalogue
+
+_ACTIVE_JOIN = registration.join(
+    catalogue, and_(catalogue.c.id == registration.c.product_id, registration.c.removed_at.is_(None))
+)
+_COLUMNS = (
+    catalogue.c.product_code,
+    catalogue.c.product_type,
+    catalogue.c.name,
+    registration.c.registered_at,
+)
+_ONE = (
+    select(*_COLUMNS)
+    .select_from(_ACTIVE_JOIN)
+    .where(
+        registration.c.provider_id == bindparam("provider_id"), catalogue.c.code_key == bindparam("code_key")
+    )
+)
+_INSERT = insert(registration)
+_REMOVE = (
+    update(registration)
+    .where(
+        registration.c.provider_id == bindparam("b_provider_id"),
+        registration.c.product_id == bindparam("b_product_id"),
+        registration.c.removed_at.is_(None),
+    )
+    .values(removed_at=bindparam("b_removed_at"))
+)
+
+
+async def get_active(conn: Connection, *, provider_id: int, code_key: str) -> Row[Any] | None:
+    """Return the provider's active registration of a code, with the product's type and name."""
+    return (await conn.execute(_ONE, {"provider_id": provider_id, "code_key": code_key})).first()
+
+
+async def insert_registration(conn: Connection, *, provider_id: int, product_id: int, at: datetime) -> None:
+    """Open a registration period; the partial unique index refuses a second active one."""
+    await conn.execute(_INSERT, {"provider_id": provider_id, "product_id": product_id, "registered_at": at})
+
+
+async def close_registration(conn: Connection, *, provider_id: int, product_id: int, at: datetime) -> bool:
+    """Close the active period of a product; say whether there was one."""
+    result = await conn.execute(
+        _REMOVE, {"b_provider_id": provider_id, "b_product_id": product_id, "b_removed_at": at}
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def list_active(
+    conn: Connection,
+    *,
+    provider_id: int,
+    product_type: str | None,
+    words: Sequence[str] | None,
+    code_key: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row[Any]], int]:
+    """Return one page of the provider's active registrations and their total count."""
+    conditions = [registration.c.provider_id == provider_id]
+    if product_type is not None:
+        conditions.append(catalogue.c.product_type == product_type)
+    if words is not None:
+        # A provider holds thousands of codes, not millions: a scan of its rows beats the index.
+        conditions.append(catalogue_repository.word_match(conn, words, indexed=False))
+    count = select(func.count()).select_from(_ACTIVE_JOIN).where(*conditions)
+    total = int((await conn.execute(count)).scalar_one())
+    if total == 0 or offset >= total:
+        return [], total
+    query = select(*_COLUMNS).select_from(_ACTIVE_JOIN).where(*conditions)
+    if words is not None:
+        query = query.order_by(
+            catalogue_repository.relevance(code_key, " ".join(words)),
+            catalogue.c.name_key,
+            catalogue.c.code_key,
+        )
+    else:
+        query = query.order_by(catalogue.c.code_key)
+    rows = (await conn.execute(query.limit(limit).offset(offset))).all()
+    return list(rows), total

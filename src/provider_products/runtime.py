@@ -1,0 +1,55 @@
+"""The per-application objects every request uses: settings, database, limiter, token verifier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from provider_products.auth.security import TokenVerifier
+from provider_products.auth.service import ClientDirectory
+from provider_products.config import Settings, parse_rate
+from provider_products.db.engine import Database
+from provider_products.ratelimit.base import RateLimiter
+
+
+@dataclass
+class Runtime:
+    """Everything built once per application and shared by its requests."""
+
+    settings: Settings
+    database: Database
+    limiter: RateLimiter
+    verifier: TokenVerifier
+    directory: ClientDirectory
+    default_rate: tuple[int, int]
+    token_rate: tuple[int, int]
+
+    def rate_of(self, client_rate: str | None) -> tuple[int, int]:
+        """Return ``(limit, window seconds)`` for a client: its own override or the service default."""
+        return parse_rate(client_rate) if client_rate else self.default_rate
+
+    @classmethod
+    def build(cls, settings: Settings, limiter: RateLimiter) -> Runtime:
+        """Build the runtime for ``settings``; no connection is opened yet."""
+        database = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        return cls(
+            settings=settings,
+            database=database,
+            limiter=limiter,
+            verifier=TokenVerifier(settings),
+            directory=ClientDirectory(database, settings.client_cache_seconds),
+            default_rate=parse_rate(settings.rate_limit),
+            token_rate=parse_rate(settings.token_rate_limit),
+        )
+
+
+def runtime(connection: HTTPConnection) -> Runtime:
+    """Return the runtime of the application serving a request."""
+    value: Runtime = connection.app.state.runtime
+    return value
+
+
+def database(connection: HTTPConnection) -> Database:
+    """Return the database of the application serving a request."""
+    return runtime(connection).database

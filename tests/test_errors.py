@@ -1,0 +1,136 @@
+"""Every error path answers the contract's envelope: routes, methods, bodies, crashes, request ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from provider_products.registry import service as registry_service
+from tests.conftest import ApiClient, assert_error
+
+
+async def test_unknown_route_is_404_route_error(http: httpx.AsyncClient, make_client: Any) -> None:
+    client: ApiClient = await make_client()
+    assert_error(await http.get("/arc/v1/nothing-here", headers=client.headers), 404, "071-404")
+    assert_error(await http.get("/nothing-here"), 404, "071-404")
+
+
+async def test_wrong_method_is_405_with_allow(http: httpx.AsyncClient, make_client: Any) -> None:
+    client: ApiClient = await make_client()
+    response = await http.put("/arc/v1/providers/products", headers=client.headers)
+    assert_error(response, 405, "071-405")
+    assert "GET" in response.headers["allow"]
+    assert "POST" in response.headers["allow"]
+
+
+async def test_oversized_body_is_413(http: httpx.AsyncClient, make_client: Any) -> None:
+    client: ApiClient = await make_client()
+    body = b'{"product_code": "MED-042", "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    response = await http.post(
+        "/arc/v1/providers/products",
+        content=body,
+        headers={**client.headers, "Content-Type": "application/json"},
+    )
+    assert_error(response, 413, "071-413")
+    assert (await http.get("/arc/v1/providers/products", headers=client.headers)).json()["content"] == []
+
+
+async def test_oversized_chunked_body_is_413(http: httpx.AsyncClient, make_client: Any) -> None:
+    client: ApiClient = await make_client()
+
+    async def chunks() -> Any:
+        yield b'{"product_code": "MED-042", "pad": "'
+        for _ in range(40):
+            yield b"x" * 32768
+        yield b'"}'
+
+    response = await http.post(
+        "/arc/v1/providers/products",
+        content=chunks(),
+        headers={**client.headers, "Content-Type": "application/json"},
+    )
+    assert_error(response, 413, "071-413")
+
+
+async def test_unexpected_failure_is_500_revealing_nothing(
+    http: httpx.AsyncClient, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client: ApiClient = await make_client()
+
+    async def explode(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("secret internal detail: table provider_product")
+
+    monkeypatch.setattr(registry_service, "get", explode)
+    response = await http.get(
+        "/arc/v1/providers/products/MED-042", headers={**client.headers, "X-Request-Id": "req-1"}
+    )
+    info = assert_error(response, 500, "071-500")
+    assert info == {"request_id": "req-1"}
+    assert "secret" not in response.text
+    assert "provider_product" not in response.text
+    assert "Traceback" not in response.text
+
+
+async def test_request_id_is_echoed_when_sane_and_replaced_otherwise(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/healthz", headers={"X-Request-Id": "abc-123"})).headers[
+        "x-request-id"
+    ] == "abc-123"
+    replaced = (await http.get("/healthz", headers={"X-Request-Id": "bad id <script>"})).headers[
+        "x-request-id"
+    ]
+    assert replaced != "bad id <script>"
+    assert len(replaced) == 32
+    assert (await http.get("/healthz")).headers["x-request-id"]
+
+
+async def test_openapi_lists_every_operation_with_error_responses(http: httpx.AsyncClient) -> None:
+    spec = (await http.get("/openapi.json")).json()
+    assert spec["openapi"].startswith("3.1")
+    operations = {
+        op["operationId"]: op
+        for path in spec["paths"].values()
+        for op in path.values()
+        if "operationId" in op
+    }
+    expected = {
+        "registerProviderProduct": {"400", "404", "409", "422", "401", "403", "429"},
+        "listProviderProducts": {"422", "401", "403", "429"},
+        "getProviderProduct": {"404", "401", "403", "429"},
+        "deleteProviderProduct": {"404", "401", "403", "429"},
+        "listMedications": {"422", "401", "429"},
+        "getMedication": {"404", "401", "429"},
+        "listProducts": {"422", "401", "429"},
+        "getProduct": {"404", "401", "429"},
+        "issueToken": {"400", "401", "429"},
+    }
+    for operation_id, statuses in expected.items():
+        assert operation_id in operations
+        assert statuses <= set(operations[operation_id]["responses"]), operation_id
+    register = operations["registerProviderProduct"]
+    assert register["security"] == [{"OAuth2ClientCredentials": ["arc:write"]}]
+
+
+async def test_docs_page_uses_local_assets(http: httpx.AsyncClient) -> None:
+    page = await http.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text
+    assert (await http.get("/static/docs/swagger-ui-bundle.js")).status_code == 200
+
+
+async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "rate_limit_store": "ok"}
+
+
+async def test_readiness_fails_when_database_is_unreachable(app: FastAPI, http: httpx.AsyncClient) -> None:
+    from provider_products.db.engine import Database
+
+    app.state.runtime.database = Database("sqlite:////nonexistent-dir/x.db")
+    response = await http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "unavailable"
