@@ -214,6 +214,7 @@ async def test_token_with_alg_none_is_401(http: httpx.AsyncClient, make_client: 
     assert_error(await _forged(http, make_client, unsigned), 401, "071-401")
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 async def test_token_with_other_algorithm_is_401(http: httpx.AsyncClient, make_client: Any) -> None:
     response = await _forged(
         http,

@@ -31,7 +31,7 @@ app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(providers_app, name="providers")
 app.add_typer(clients_app, name="clients")
 
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -41,8 +41,9 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "settings"
-            err.print(f"[red]configuration error[/red] PROVIDER_PRODUCTS_{field.upper()}: {error['msg']}")
+            field = ".".join(str(p) for p in error["loc"])
+            where = f" PROVIDER_PRODUCTS_{field.upper()}" if field else ""
+            err.print(f"[red]configuration error[/red]{where}: {error['msg']}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -170,7 +171,7 @@ def catalogue_import(
     if file is not None:
         try:
             fmt = importer.detect_format(file)
-            content = file.read_text("utf-8")
+            content = file.read_text("utf-8-sig")  # spreadsheets write a BOM
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
