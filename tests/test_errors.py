@@ -134,3 +134,17 @@ async def test_readiness_fails_when_database_is_unreachable(app: FastAPI, http: 
     response = await http.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == "unavailable"
+
+
+async def test_request_while_database_is_unreachable_is_503(
+    app: FastAPI, http: httpx.AsyncClient, make_client: Any
+) -> None:
+    from provider_products.db.engine import Database
+
+    client: ApiClient = await make_client()
+    unreachable = Database("sqlite:////nonexistent-dir/x.db")
+    app.state.runtime.database = unreachable
+    app.state.runtime.directory._database = unreachable
+    response = await http.get("/arc/v1/providers/products", headers=client.headers)
+    assert_error(response, 503, "071-503")
+    assert int(response.headers["retry-after"]) >= 1

@@ -143,3 +143,20 @@ async def test_memory_limiter_is_exact_in_every_window(limit: int, window: int, 
     # No window of `window` seconds ever holds more than `limit` admissions.
     for start in admitted:
         assert sum(1 for t in admitted if start <= t < start + window) <= limit
+
+
+async def test_waiting_retry_after_in_real_time_is_admitted(settings: Any, make_client: Any) -> None:
+    import asyncio
+
+    from provider_products.app import create_app
+
+    app = create_app(settings.model_copy(update={"rate_limit": "2/2 seconds"}))  # real monotonic clock
+    client: ApiClient = await make_client()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        for _ in range(2):
+            assert (await http.get(LIST, headers=client.headers)).status_code == 200
+        refused = await http.get(LIST, headers=client.headers)
+        assert refused.status_code == 429
+        await asyncio.sleep(int(refused.headers["retry-after"]))
+        assert (await http.get(LIST, headers=client.headers)).status_code == 200
+    await app.state.runtime.database.dispose()
