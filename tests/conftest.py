@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
 from provider_products.app import create_app
 from provider_products.auth import service as auth_service
@@ -18,7 +22,9 @@ from provider_products.catalogue import importer
 from provider_products.config import Settings
 from provider_products.db import migrate
 from provider_products.db.engine import Database
+from provider_products.ratelimit.base import RateLimiter
 from provider_products.ratelimit.memory import MemoryRateLimiter
+from provider_products.ratelimit.redis import RedisRateLimiter
 
 
 class FakeClock:
@@ -34,35 +40,95 @@ class FakeClock:
         self.now += seconds
 
 
+TEST_DATABASE_URL = os.environ.get("PROVIDER_PRODUCTS_TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("PROVIDER_PRODUCTS_TEST_REDIS_URL")
+TEST_JWT_SECRET = "test-secret-" + "k" * 40
+BACKENDS = ["sqlite", *(["postgresql"] if TEST_DATABASE_URL else [])]
+if TEST_DATABASE_URL and not TEST_REDIS_URL:
+    raise RuntimeError("PROVIDER_PRODUCTS_TEST_DATABASE_URL needs PROVIDER_PRODUCTS_TEST_REDIS_URL too")
+
+
+async def _load_template(url: str) -> None:
+    database = Database(url)
+    await migrate.upgrade(database)
+    await importer.import_content(database, importer.sandbox_catalogue(), "jsonl")
+    if database.dialect == "sqlite":
+        with database.sync_engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    await database.dispose()
+
+
+def pg_admin(statement: str) -> None:
+    """Run one statement on the test server's maintenance database (outside any transaction)."""
+    import asyncpg
+
+    assert TEST_DATABASE_URL is not None
+
+    async def run() -> None:
+        conn = await asyncpg.connect(TEST_DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def pg_url(name: str) -> str:
+    """The URL of another database on the test server."""
+    assert TEST_DATABASE_URL is not None
+    return str(make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False))
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database migrated to head and loaded with the sandbox catalogue, copied per test."""
     path = tmp_path_factory.mktemp("template") / "template.db"
-
-    async def build() -> None:
-        database = Database(f"sqlite:///{path}")
-        await migrate.upgrade(database)
-        await importer.import_content(database, importer.sandbox_catalogue(), "jsonl")
-        with database.sync_engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        await database.dispose()
-
-    asyncio.run(build())
+    asyncio.run(_load_template(f"sqlite:///{path}"))
     return path
 
 
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A PostgreSQL database migrated and loaded once, cloned per test."""
+    name = f"pp_template_{os.getpid()}"
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    pg_admin(f"CREATE DATABASE {name}")
+    asyncio.run(_load_template(pg_url(name)))
+    yield name
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend under test: SQLite, and PostgreSQL with Redis when their URLs are set."""
+    return str(request.param)
+
+
 @pytest.fixture
-def db_url(template_db: Path, tmp_path: Path) -> str:
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh copy of the template database for this test."""
-    target = tmp_path / "test.db"
-    shutil.copy(template_db, target)
-    return f"sqlite:///{target}"
+    if backend == "sqlite":
+        target = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("template_db"), target)
+        yield f"sqlite:///{target}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"pp_test_{uuid.uuid4().hex[:12]}"
+    pg_admin(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
+    yield pg_url(name)
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    """Settings pointing at this test's database."""
-    return Settings(database_url=db_url, client_cache_seconds=0)
+def settings(backend: str, db_url: str) -> Settings:
+    """Settings pointing at this test's database (and Redis, with PostgreSQL)."""
+    return Settings(
+        database_url=db_url,
+        client_cache_seconds=0,
+        jwt_secret=TEST_JWT_SECRET,
+        redis_url=TEST_REDIS_URL if backend == "postgresql" else None,
+    )
 
 
 @pytest.fixture
@@ -72,9 +138,20 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FakeClock) -> FastAPI:
+def limiter(backend: str, clock: FakeClock) -> RateLimiter:
+    """The rate limiter of the backend, on the test's clock; Redis keys are private to the test."""
+    if backend == "sqlite":
+        return MemoryRateLimiter(clock=clock)
+    assert TEST_REDIS_URL is not None
+    return RedisRateLimiter(
+        Redis.from_url(TEST_REDIS_URL), prefix=f"pp:test:{uuid.uuid4().hex}:", clock=clock
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, limiter: RateLimiter) -> FastAPI:
     """The application, with a rate limiter whose clock the test controls."""
-    return create_app(settings, limiter=MemoryRateLimiter(clock=clock))
+    return create_app(settings, limiter=limiter)
 
 
 @pytest.fixture
@@ -84,6 +161,7 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
     await app.state.runtime.database.dispose()
+    await app.state.runtime.limiter.close()
 
 
 @dataclass

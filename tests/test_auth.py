@@ -12,8 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from provider_products.auth import service as auth_service
-from provider_products.config import SANDBOX_JWT_SECRET
-from tests.conftest import ApiClient, assert_error
+from tests.conftest import TEST_JWT_SECRET, ApiClient, assert_error
 
 TOKEN = "/v1/oauth/token"
 GRANT = {"grant_type": "client_credentials"}
@@ -47,7 +46,7 @@ async def test_token_with_basic_credentials_returns_bearer_jwt(
     assert body["expires_in"] == 3600
     assert body["scope"].split() == ["arc:read", "arc:write"]
     claims = jwt.decode(
-        body["access_token"], SANDBOX_JWT_SECRET, algorithms=["HS256"], audience="provider-products"
+        body["access_token"], TEST_JWT_SECRET, algorithms=["HS256"], audience="provider-products"
     )
     assert claims["sub"] == client.client_id
     assert claims["provider_slug"] == "farmacia-a"
@@ -206,9 +205,7 @@ async def test_token_signed_with_other_key_is_401(http: httpx.AsyncClient, make_
 async def test_token_with_alg_none_is_401(http: httpx.AsyncClient, make_client: Any) -> None:
     def unsigned(client: ApiClient) -> str:
         header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
-        payload = jwt.encode(_claims(sub=client.client_id), SANDBOX_JWT_SECRET, algorithm="HS256").split(".")[
-            1
-        ]
+        payload = jwt.encode(_claims(sub=client.client_id), TEST_JWT_SECRET, algorithm="HS256").split(".")[1]
         return f"{header}.{payload}."
 
     assert_error(await _forged(http, make_client, unsigned), 401, "071-401")
@@ -219,7 +216,7 @@ async def test_token_with_other_algorithm_is_401(http: httpx.AsyncClient, make_c
     response = await _forged(
         http,
         make_client,
-        lambda c: jwt.encode(_claims(sub=c.client_id), SANDBOX_JWT_SECRET, algorithm="HS512"),
+        lambda c: jwt.encode(_claims(sub=c.client_id), TEST_JWT_SECRET, algorithm="HS512"),
     )
     assert_error(response, 401, "071-401")
 
@@ -230,7 +227,7 @@ async def test_expired_token_is_401(http: httpx.AsyncClient, make_client: Any) -
         http,
         make_client,
         lambda c: jwt.encode(
-            _claims(sub=c.client_id, iat=past, nbf=past, exp=past + 60), SANDBOX_JWT_SECRET, algorithm="HS256"
+            _claims(sub=c.client_id, iat=past, nbf=past, exp=past + 60), TEST_JWT_SECRET, algorithm="HS256"
         ),
     )
     assert_error(response, 401, "071-401")
@@ -241,7 +238,7 @@ async def test_token_for_wrong_audience_is_401(http: httpx.AsyncClient, make_cli
         http,
         make_client,
         lambda c: jwt.encode(
-            _claims(sub=c.client_id, aud="someone-else"), SANDBOX_JWT_SECRET, algorithm="HS256"
+            _claims(sub=c.client_id, aud="someone-else"), TEST_JWT_SECRET, algorithm="HS256"
         ),
     )
     assert_error(response, 401, "071-401")
@@ -252,7 +249,7 @@ async def test_token_claiming_other_provider_is_401(http: httpx.AsyncClient, mak
         http,
         make_client,
         lambda c: jwt.encode(
-            _claims(sub=c.client_id, provider_slug="farmacia-b"), SANDBOX_JWT_SECRET, algorithm="HS256"
+            _claims(sub=c.client_id, provider_slug="farmacia-b"), TEST_JWT_SECRET, algorithm="HS256"
         ),
     )
     assert_error(response, 401, "071-401")
@@ -280,3 +277,8 @@ async def test_catalogue_accepts_any_valid_token(http: httpx.AsyncClient, make_c
     client: ApiClient = await make_client(scopes="ehr:read")
     response = await http.get("/medical-catalogs/v1/medications", headers=client.headers)
     assert response.status_code == 200
+
+
+async def test_token_with_nul_in_client_id_is_invalid_client(http: httpx.AsyncClient) -> None:
+    response = await http.post(TOKEN, data={**GRANT, "client_id": "cli_\x00x", "client_secret": "s"})
+    assert_error(response, 401, "071-401")

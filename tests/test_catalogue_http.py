@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import httpx
@@ -243,5 +244,16 @@ async def test_search_equals_its_definition(
     query = " ".join(words)
     if not query.strip() or len(text.words(query)) > 10:
         return
+    if any(unicodedata.category(ch) == "Cc" for ch in query):
+        response = await http.get(PRODUCTS, params={"query": query}, headers=client.headers)
+        assert_error(response, 422, "071-105")
+        return
     items = await _walk(http, client, PRODUCTS, query=query, size=200)
     assert sorted(i["product_code"] for i in items) == sorted(_reference(query))
+
+
+async def test_query_with_control_characters_is_422(http: httpx.AsyncClient, client: ApiClient) -> None:
+    info = assert_error(
+        await http.get(PRODUCTS, params={"query": "0\x00"}, headers=client.headers), 422, "071-105"
+    )
+    assert info["errors"][0]["field"] == "query"

@@ -20,7 +20,6 @@ from argon2.exceptions import VerificationError
 from provider_products import bootstrap
 from provider_products.auth import service as auth_service
 from provider_products.catalogue import importer
-from provider_products.config import Settings
 from provider_products.db.engine import Connection, Database
 
 CLI = Path(sys.executable).parent / "provider-products"
@@ -61,7 +60,7 @@ def _admin(db_path: Path, fn: Callable[[Connection], Awaitable[T]]) -> T:
         url = f"sqlite:///{db_path}"
         database = Database(url)
         try:
-            await bootstrap.ensure_schema(Settings(database_url=url), database)
+            await bootstrap.ensure_schema(database)
             async with database.transaction(write=True) as conn:
                 return await fn(conn)
         finally:
@@ -77,7 +76,7 @@ def _preload(db_path: Path, content: str, fmt: str) -> None:
         url = f"sqlite:///{db_path}"
         database = Database(url)
         try:
-            await bootstrap.ensure_schema(Settings(database_url=url), database)
+            await bootstrap.ensure_schema(database)
             await importer.import_content(database, content, fmt)
         finally:
             await database.dispose()

@@ -16,10 +16,10 @@ from provider_products import __doc__ as package_doc
 from provider_products.auth.routes import router as auth_router
 from provider_products.catalogue.routes import router as catalogue_router
 from provider_products.config import Settings
+from provider_products.db import migrate
 from provider_products.errors import install_error_handlers
 from provider_products.middleware import EdgeMiddleware
 from provider_products.ratelimit.base import RateLimiter
-from provider_products.ratelimit.memory import MemoryRateLimiter
 from provider_products.registry.routes import router as registry_router
 from provider_products.runtime import Runtime, runtime
 
@@ -38,10 +38,12 @@ the `RateLimit`, `RateLimit-Policy` and `X-RateLimit-*` headers. Errors carry
 def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None = None) -> FastAPI:
     """Build the application for ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings()
-    rt = Runtime.build(settings, limiter or MemoryRateLimiter())
+    rt = Runtime.build(settings, limiter)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if rt.database.dialect == "postgresql":
+            await migrate.require_current(rt.database)
         yield
         await rt.limiter.close()
         await rt.database.dispose()

@@ -9,7 +9,6 @@ from provider_products.auth import security
 from provider_products.auth import service as auth_service
 from provider_products.catalogue import importer
 from provider_products.catalogue import repository as catalogue_repository
-from provider_products.config import Settings
 from provider_products.db import migrate
 from provider_products.db.engine import Database, sqlite_path
 
@@ -26,7 +25,7 @@ class SandboxState:
     catalogue_size: int
 
 
-async def ensure_schema(settings: Settings, database: Database) -> None:
+async def ensure_schema(database: Database) -> None:
     """Bring a SQLite database to the newest schema, creating its file; PostgreSQL is migrated explicitly."""
     if database.dialect == "sqlite":
         sqlite_path(database.url).parent.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "provider-products"
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
 
+    redis_url: str | None = None
+    rate_limit_failure_mode: Literal["open", "closed"] = "open"
+    workers: int = Field(default=1, ge=1, le=64)
     rate_limit: str = "50/minute"
     token_rate_limit: str = "10/minute"  # noqa: S105
     client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
@@ -65,12 +68,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Settings:
-        if self.environment == "production" and self.jwt_secret == SANDBOX_JWT_SECRET:
+        if self.jwt_secret == SANDBOX_JWT_SECRET and not self.is_embedded_sandbox:
             raise ValueError(
-                "PROVIDER_PRODUCTS_JWT_SECRET must be set to a private value when "
-                "PROVIDER_PRODUCTS_ENVIRONMENT=production"
+                "PROVIDER_PRODUCTS_JWT_SECRET must be set to a private value outside the embedded "
+                "sandbox (production environment, PostgreSQL, or several workers)"
+            )
+        if self.redis_url is None and not (self.is_sqlite and self.workers == 1):
+            # Each process would keep its own counters and multiply the limit.
+            raise ValueError(
+                "the in-process rate limiter serves one SQLite process only; set "
+                "PROVIDER_PRODUCTS_REDIS_URL for PostgreSQL or several workers"
             )
         return self
+
+    @property
+    def is_embedded_sandbox(self) -> bool:
+        """Whether this is the one-process SQLite sandbox, where the demo JWT secret is acceptable."""
+        return self.environment == "sandbox" and self.is_sqlite and self.workers == 1
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,6 +11,8 @@ from provider_products.auth.service import ClientDirectory
 from provider_products.config import Settings, parse_rate
 from provider_products.db.engine import Database
 from provider_products.ratelimit.base import RateLimiter
+from provider_products.ratelimit.memory import MemoryRateLimiter
+from provider_products.ratelimit.redis import RedisRateLimiter
 
 
 @dataclass
@@ -30,9 +32,15 @@ class Runtime:
         return parse_rate(client_rate) if client_rate else self.default_rate
 
     @classmethod
-    def build(cls, settings: Settings, limiter: RateLimiter) -> Runtime:
+    def build(cls, settings: Settings, limiter: RateLimiter | None = None) -> Runtime:
         """Build the runtime for ``settings``; no connection is opened yet."""
         database = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        if limiter is None:
+            limiter = (
+                RedisRateLimiter.from_url(settings.redis_url, failure_mode=settings.rate_limit_failure_mode)
+                if settings.redis_url
+                else MemoryRateLimiter()
+            )
         return cls(
             settings=settings,
             database=database,

@@ -160,7 +160,7 @@ async def _count_token_request(request: Request, client_id: str) -> dict[str, st
     """Count a token request against its client id, or its source address for unknown ids."""
     rt = runtime(request)
     known = False
-    if len(client_id) <= 64:
+    if auth_service.plausible_client_id(client_id):
         async with rt.database.transaction() as conn:
             known = await auth_repository.get_client(conn, client_id) is not None
     key = f"token:{client_id}" if known else f"token-ip:{request.client.host if request.client else '-'}"

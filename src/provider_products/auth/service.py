@@ -17,6 +17,12 @@ from provider_products.db.base import utcnow
 from provider_products.db.engine import Connection, Database
 
 SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}[a-z0-9]|[a-z0-9]")
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def plausible_client_id(client_id: str) -> bool:
+    """Say whether a presented client id has the form of one (anything else is unknown unseen)."""
+    return CLIENT_ID_PATTERN.fullmatch(client_id) is not None
 
 
 class AdminError(Exception):
@@ -139,7 +145,7 @@ async def list_clients(conn: Connection, *, provider_slug: str | None = None) ->
 async def authenticate_client(database: Database, *, client_id: str, secret: str) -> ClientInfo | None:
     """Return an active client whose secret matches, or None; unknown ids cost as much as wrong secrets."""
     row = None
-    if len(client_id) <= 64:
+    if plausible_client_id(client_id):
         async with database.transaction() as conn:
             row = await repository.get_client(conn, client_id)
     # argon2 takes milliseconds of CPU by design: verify off the event loop (cffi releases the GIL).

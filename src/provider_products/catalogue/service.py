@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,10 @@ class SearchQuery:
         if len(raw) > MAX_QUERY_LENGTH:
             raise ValidationFailed(
                 [{"field": "query", "message": f"query must be at most {MAX_QUERY_LENGTH} characters"}]
+            )
+        if any(unicodedata.category(ch) == "Cc" for ch in raw):
+            raise ValidationFailed(
+                [{"field": "query", "message": "query must not contain control characters"}]
             )
         words = text.words(raw)
         if len(words) > MAX_QUERY_WORDS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from provider_products.catalogue import importer
 from provider_products.config import Settings
 from provider_products.db import migrate
 from provider_products.db.engine import Connection, Database
+from provider_products.errors import StoreUnavailable
 
 app = typer.Typer(help="Health-insurance provider product registry.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -47,15 +49,21 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _run(work: Callable[[Database], Awaitable[T]], *, migrate_sqlite: bool = True) -> T:
-    """Run one async admin action against the configured database."""
+def _run(work: Callable[[Database], Awaitable[T]], *, check_schema: bool = True) -> T:
+    """Run one async admin action against the configured database.
+
+    SQLite is brought to the newest schema on the spot; PostgreSQL must have been migrated with
+    ``db upgrade`` (a release step), and is refused otherwise.
+    """
     settings = _settings()
 
     async def main() -> T:
         database = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
         try:
-            if migrate_sqlite:
-                await bootstrap.ensure_schema(settings, database)
+            if check_schema and database.dialect == "sqlite":
+                await bootstrap.ensure_schema(database)
+            elif check_schema:
+                await migrate.require_current(database)
             return await work(database)
         finally:
             await database.dispose()
@@ -65,6 +73,14 @@ def _run(work: Callable[[Database], Awaitable[T]], *, migrate_sqlite: bool = Tru
     except auth_service.AdminError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
+    except migrate.SchemaOutdated as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except StoreUnavailable as exc:
+        err.print(
+            f"[red]error:[/red] {exc.message}: is PROVIDER_PRODUCTS_DATABASE_URL right and the server up?"
+        )
+        raise typer.Exit(2) from None
 
 
 def _in_transaction(fn: Callable[[Connection], Awaitable[T]]) -> Callable[[Database], Awaitable[T]]:
@@ -84,13 +100,9 @@ def serve(
     """Serve the API; on first start with SQLite, create and seed the sandbox database."""
     import uvicorn
 
+    # Workers read their settings from the environment; validate the same values here first.
+    os.environ["PROVIDER_PRODUCTS_WORKERS"] = str(workers)
     settings = _settings()
-    if workers > 1:
-        err.print(
-            "[red]error:[/red] several workers would each keep their own rate-limit counters and multiply "
-            "the limit; the in-process limiter supports one worker"
-        )
-        raise typer.Exit(2)
 
     async def prepare(database: Database) -> bootstrap.SandboxState | None:
         if database.dialect == "sqlite" and settings.seed_sandbox:
@@ -142,7 +154,7 @@ def db_upgrade() -> None:
         await migrate.upgrade(database)
         return await migrate.current_revision(database)
 
-    revision = _run(work, migrate_sqlite=False)
+    revision = _run(work, check_schema=False)
     out.print(f"database at revision {revision}")
 
 
@@ -153,7 +165,7 @@ def db_current() -> None:
     async def work(database: Database) -> str | None:
         return await migrate.current_revision(database)
 
-    out.print(f"current: {_run(work, migrate_sqlite=False)}  head: {migrate.head_revision()}")
+    out.print(f"current: {_run(work, check_schema=False)}  head: {migrate.head_revision()}")
 
 
 @catalogue_app.command("import")

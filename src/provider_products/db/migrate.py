@@ -69,3 +69,17 @@ async def _run(database: Database, fn: object, revision: str) -> None:
         return
     async with database.async_engine.begin() as aconn:
         await aconn.run_sync(fn, revision)
+
+
+class SchemaOutdated(RuntimeError):
+    """The database is not at the newest migration."""
+
+
+async def require_current(database: Database) -> None:
+    """Refuse to go on unless the database is at the newest migration."""
+    current, head = await current_revision(database), head_revision()
+    if current != head:
+        raise SchemaOutdated(
+            f"the database schema is at revision {current or 'none'}, this release needs {head}: "
+            "run 'provider-products db upgrade' first"
+        )

@@ -12,6 +12,8 @@ class Decision:
 
     ``reset_after`` is the number of whole seconds until the oldest counted request leaves the
     window and a slot frees (0 when the window is empty); when refused it is the Retry-After.
+    ``counted`` is false when the store was unreachable and the request was let through
+    uncounted; no rate-limit headers are sent then, since they would be invented.
     """
 
     allowed: bool
@@ -19,9 +21,12 @@ class Decision:
     window: int
     remaining: int
     reset_after: int
+    counted: bool = True
 
     def headers(self, policy: str = "default") -> dict[str, str]:
         """Render the IETF ``RateLimit``/``RateLimit-Policy`` and the ``X-RateLimit-*`` headers."""
+        if not self.counted:
+            return {}
         return {
             "RateLimit-Policy": f'"{policy}";q={self.limit};w={self.window}',
             "RateLimit": f'"{policy}";r={self.remaining};t={self.reset_after}',
