@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -20,91 +16,17 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import servers as servers_module
+from tests.servers import CLI, Server, clean_env, free_port
+
 pytestmark = pytest.mark.slow
 
-CLI = Path(sys.executable).parent / "provider-products"
-STARTUP_TIMEOUT = 60.0
-STOP_TIMEOUT = 20.0
 WHOLE_SECONDS_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _env(db_path: Path) -> dict[str, str]:
-    """The caller's environment without any PROVIDER_PRODUCTS_* setting, pointed at ``db_path``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVIDER_PRODUCTS_")}
-    env["PROVIDER_PRODUCTS_DATABASE_URL"] = f"sqlite:///{db_path}"
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-@dataclass
-class Server:
-    """A running ``provider-products serve`` process and what it printed."""
-
-    process: subprocess.Popen[bytes]
-    base_url: str
-    port: int
-    stdout_path: Path
-    stderr_path: Path
-
-    @property
-    def stdout(self) -> str:
-        return self.stdout_path.read_text("utf-8", errors="replace")
-
-    @property
-    def stderr(self) -> str:
-        return self.stderr_path.read_text("utf-8", errors="replace")
-
-    def stop(self) -> int | None:
-        """SIGTERM, wait; kill if it does not stop. Return the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
-        return self.process.returncode
-
-
 def start_server(workdir: Path, db_path: Path, name: str, *extra: str) -> Server:
-    """Start ``serve`` on a free port and wait until ``/healthz`` answers (bounded)."""
-    port = _free_port()
-    stdout_path, stderr_path = workdir / f"{name}.stdout", workdir / f"{name}.stderr"
-    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-        process = subprocess.Popen(
-            [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
-            cwd=workdir,
-            env=_env(db_path),
-            stdout=out,
-            stderr=err,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", port, stdout_path, stderr_path)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"server exited with {process.returncode}:\n{server.stdout}\n{server.stderr}"
-            )
-        # Only trust /healthz once this process says it holds the port (not some other server on it).
-        if f"Uvicorn running on {server.base_url}" in server.stderr:
-            try:
-                if httpx.get(f"{server.base_url}/healthz", timeout=2).status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-        if time.monotonic() > deadline:
-            server.stop()
-            raise AssertionError(f"server not up after {STARTUP_TIMEOUT}s:\n{server.stdout}\n{server.stderr}")
-        time.sleep(0.1)
+    """Start ``serve`` on the SQLite database at ``db_path``."""
+    return servers_module.start_server(workdir, clean_env(database_url=f"sqlite:///{db_path}"), name, *extra)
 
 
 @pytest.fixture(scope="module")
@@ -457,9 +379,9 @@ def test_serve_restart_existing_database_accepts_same_credentials(restart: Resta
 
 def test_serve_two_workers_with_memory_limiter_exits_nonzero(tmp_path: Path) -> None:
     result = subprocess.run(
-        [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(_free_port()), "--workers", "2"],
+        [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(free_port()), "--workers", "2"],
         cwd=tmp_path,
-        env=_env(tmp_path / "x.db"),
+        env=clean_env(database_url=f"sqlite:///{tmp_path / 'x.db'}"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -68,16 +68,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Settings:
-        if self.jwt_secret == SANDBOX_JWT_SECRET and not self.is_embedded_sandbox:
-            raise ValueError(
-                "PROVIDER_PRODUCTS_JWT_SECRET must be set to a private value outside the embedded "
-                "sandbox (production environment, PostgreSQL, or several workers)"
-            )
         if self.redis_url is None and not (self.is_sqlite and self.workers == 1):
             # Each process would keep its own counters and multiply the limit.
             raise ValueError(
                 "the in-process rate limiter serves one SQLite process only; set "
                 "PROVIDER_PRODUCTS_REDIS_URL for PostgreSQL or several workers"
+            )
+        if self.jwt_secret == SANDBOX_JWT_SECRET and not self.is_embedded_sandbox:
+            raise ValueError(
+                "PROVIDER_PRODUCTS_JWT_SECRET must be set to a private value outside the embedded "
+                "sandbox (production environment, PostgreSQL, or several workers)"
             )
         return self
 

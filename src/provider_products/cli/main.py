@@ -45,7 +45,8 @@ def _settings() -> Settings:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"])
             where = f" PROVIDER_PRODUCTS_{field.upper()}" if field else ""
-            err.print(f"[red]configuration error[/red]{where}: {error['msg']}", highlight=False)
+            message = str(error["msg"]).removeprefix("Value error, ")
+            err.print(f"[red]configuration error[/red]{where}: {message}", highlight=False)
         raise typer.Exit(2) from None
 
 

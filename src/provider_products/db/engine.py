@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import Result, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 
@@ -88,8 +89,15 @@ class Database:
         if self.dialect == "sqlite":
             self._sync_engine = _sqlite_engine(self.url, sqlite_synchronous, pool_size)
         else:
+            # Short connect and statement timeouts: during an outage a request fails fast with 503
+            # instead of hanging; pre-ping replaces connections that died while PostgreSQL restarted.
             self._async_engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=5
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_timeout=5,
+                connect_args={"timeout": 3, "command_timeout": 15},
             )
 
     @property
@@ -125,11 +133,11 @@ class Database:
                 assert self._async_engine is not None
                 async with self._async_engine.begin() as aconn:
                     yield _AsyncConnection(aconn)
-        except (OperationalError, DBAPIError) as exc:
-            if isinstance(exc, OperationalError) or exc.connection_invalidated:
-                raise StoreUnavailable("The database is unavailable") from exc
+        except (IntegrityError, DataError, ProgrammingError):
             raise
-        except (TimeoutError, OSError) as exc:
+        except (DBAPIError, SQLAlchemyTimeoutError, OSError, TimeoutError) as exc:
+            # Anything else from the driver means the store cannot serve us now (down, restarting,
+            # connection lost, pool exhausted): a clean 503 the client may retry.
             raise StoreUnavailable("The database is unavailable") from exc
 
     async def ping(self) -> bool:
