@@ -154,3 +154,17 @@ def test_both_processes_refuse_an_outdated_schema(pg_template: str, tmp_path: Pa
         assert "0001" in upgraded.stdout
     finally:
         pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_serve_with_two_workers_shares_one_limit(cluster: Cluster, tmp_path: Path) -> None:
+    assert TEST_REDIS_URL is not None
+    env = clean_env(database_url=cluster.database_url, redis_url=TEST_REDIS_URL, jwt_secret=TEST_JWT_SECRET)
+    server = start_server(tmp_path, env, "workers", "--workers", "2")
+    try:
+        pair = Cluster([server], cluster.database_url)
+        headers = pair.token(*pair.create_client(None))
+        responses = asyncio.run(_spread(pair, [("GET", PRODUCTS, {"headers": headers})] * 80))
+        assert [r.status_code for r in responses].count(200) == 50
+        assert server.stderr.count("Started server process") == 2
+    finally:
+        server.stop()
