@@ -1,0 +1,175 @@
+"""Profile the real server under one benchmark load with py-spy and summarise where the time goes.
+
+Used to explain a missed target; needs py-spy in the venv (``.venv/bin/pip install py-spy``) and
+root or ptrace permission. Examples::
+
+    .venv/bin/python bench/profile_server.py get --duration 15
+    .venv/bin/python bench/profile_server.py search-meds --size 120000 --duration 15
+
+Scenarios: ``healthz``, ``get`` (GET one registration), ``register`` (wrk, 32 connections, like
+run_http.py); ``search-meds`` (two-word medication searches), ``search-broad`` ("tableta mg") and
+``search-products`` (two-word searches on /arc/v1/products), sequential like run_search.py. Writes the
+collapsed stacks and a text summary (top functions by own time and by inclusive time, as shares of
+all samples) to bench/out/profile-<scenario>-*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+import benchlib
+import gen_catalogue
+import run_http
+
+SEARCHES = {
+    "search-meds": (
+        "/medical-catalogs/v1/medications",
+        ["acetaminofen 500", "losartan 50", "amoxicilina suspension", "omeprazol 20", "ibuprofeno 400"],
+    ),
+    "search-products": (
+        "/arc/v1/products",
+        ["ecografia abdominal", "hemograma completo", "resonancia magnetica", "glucosa ayunas"],
+    ),
+    "search-broad": ("/arc/v1/products", ["tableta mg"]),
+}
+WRK_MODES = ("healthz", "get", "register")
+_LINE_NUMBER = re.compile(r":\d+\)$")
+
+
+def summarise(collapsed: Path, top: int) -> str:
+    """Summarise py-spy's collapsed stacks: top frames by own samples and by inclusive samples."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_LINE_NUMBER.sub(")", frame) for frame in stack.split(";")]
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    lines = [f"{total} samples\n", "## own time"]
+    lines += [f"{n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
+    lines += ["", "## inclusive time"]
+    lines += [f"{n / total:6.1%}  {frame}" for frame, n in inclusive.most_common(top * 2)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Prepare a database, start the server, load it while py-spy samples it, summarise."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("scenario", choices=[*WRK_MODES, *SEARCHES])
+    parser.add_argument("--size", type=int, default=25_000, help="catalogue entries (default 25000)")
+    parser.add_argument("--duration", type=int, default=15, help="seconds of load and sampling (default 15)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second (default 250)")
+    parser.add_argument("--top", type=int, default=25, help="rows per summary table (default 25)")
+    parser.add_argument("--native", action="store_true", help="also sample native (C) frames")
+    args = parser.parse_args(argv)
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        sys.exit("py-spy is not installed: .venv/bin/pip install py-spy")
+    wrk = run_http.require_wrk() if args.scenario in WRK_MODES else None
+    benchlib.exit_cleanly_on_sigterm()
+    work = Path(tempfile.mkdtemp(prefix="pp-bench-profile-"))
+    try:
+        catalogue = work / "catalogue.jsonl"
+        gen_catalogue.write(catalogue, args.size)
+        active = [r["product_code"] for r in gen_catalogue.rows(args.size) if r["status"] == "ACTIVE"]
+        random.Random(1).shuffle(active)
+        (work / "get-codes.txt").write_text("\n".join(active[:2000]) + "\n")
+        (work / "register-codes.txt").write_text("\n".join(active) + "\n")
+        env = benchlib.service_env(work / "profile.db")
+        benchlib.import_catalogue(env, catalogue)
+        reader = benchlib.create_client(env, "bench-profile")
+        writer = benchlib.create_client(env, "bench-profile-writer")
+        benchlib.OUT_DIR.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        collapsed = benchlib.OUT_DIR / f"profile-{args.scenario}-{stamp}.txt"
+        with benchlib.Server(env, work / "server.log") as server:
+            token = benchlib.get_token(server.base_url, reader)
+            if args.scenario == "get":
+                run_http.register_codes(server.base_url, token, active[:2000])
+            spy_cmd = [
+                py_spy,
+                "record",
+                "--pid",
+                str(server.pid),
+                "--rate",
+                str(args.rate),
+                "--format",
+                "raw",
+            ]
+            spy_cmd += ["--duration", str(args.duration), "--output", str(collapsed)]
+            if args.native:
+                spy_cmd.append("--native")
+            spy = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                time.sleep(1)
+                if wrk is not None:
+                    codes = {
+                        "healthz": None,
+                        "get": work / "get-codes.txt",
+                        "register": work / "register-codes.txt",
+                    }
+                    tok = {
+                        "healthz": None,
+                        "get": token,
+                        "register": benchlib.get_token(server.base_url, writer),
+                    }
+                    result = run_http.run_wrk(
+                        wrk,
+                        server.base_url,
+                        args.scenario,
+                        token=tok[args.scenario],
+                        codes_file=codes[args.scenario],
+                        duration=args.duration,
+                        connections=args.connections,
+                        threads=1,
+                    )
+                    print(f"{result['rps']:,.0f} req/s under the profiler, statuses {result['statuses']}")
+                else:
+                    path, queries = SEARCHES[args.scenario]
+                    headers = {"Authorization": f"Bearer {token}"}
+                    deadline = time.monotonic() + args.duration
+                    sent = 0
+                    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
+                        while time.monotonic() < deadline:
+                            client.get(
+                                path, params={"query": queries[sent % len(queries)]}
+                            ).raise_for_status()
+                            sent += 1
+                    print(f"{sent} sequential searches in {args.duration} s under the profiler")
+                _, err = spy.communicate(timeout=args.duration + 60)
+            finally:
+                if spy.poll() is None:
+                    spy.kill()
+                    spy.wait(timeout=10)
+        if not collapsed.exists():
+            raise SystemExit(f"py-spy wrote nothing: {err.decode(errors='replace')}")
+        summary = summarise(collapsed, args.top)
+        summary_path = collapsed.with_suffix(".summary.txt")
+        summary_path.write_text(summary)
+        print(summary)
+        print(f"collapsed stacks: {collapsed}\nsummary: {summary_path}", file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
