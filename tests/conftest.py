@@ -126,6 +126,7 @@ def settings(backend: str, db_url: str) -> Settings:
     return Settings(
         database_url=db_url,
         client_cache_seconds=0,
+        catalogue_refresh_seconds=0,
         jwt_secret=TEST_JWT_SECRET,
         redis_url=TEST_REDIS_URL if backend == "postgresql" else None,
     )

@@ -257,3 +257,17 @@ async def test_query_with_control_characters_is_422(http: httpx.AsyncClient, cli
         await http.get(PRODUCTS, params={"query": "0\x00"}, headers=client.headers), 422, "071-105"
     )
     assert info["errors"][0]["field"] == "query"
+
+
+async def test_import_elsewhere_reaches_search(app: Any, http: httpx.AsyncClient, client: ApiClient) -> None:
+    line = (
+        '{"product_code": "MED-NEW-1", "product_type": "MEDICATION", "name": "Zolmitriptán 2.5 mg Tableta", '
+        '"active_ingredient": "Zolmitriptán"}'
+    )
+    before = await http.get(PRODUCTS, params={"query": "zolmitriptan"}, headers=client.headers)
+    assert before.json()["content"] == []
+    await importer.import_content(app.state.runtime.database, line, "jsonl")
+    after = await http.get(PRODUCTS, params={"query": "zolmitriptan 2.5"}, headers=client.headers)
+    assert [i["product_code"] for i in after.json()["content"]] == ["MED-NEW-1"]
+    listed = await http.get(PRODUCTS, params={"size": 1}, headers=client.headers)
+    assert listed.json()["page"]["total_elements"] == len(SANDBOX) + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,7 +45,10 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if rt.database.dialect == "postgresql":
             await migrate.require_current(rt.database)
+        # Build the search index in the background: searches wait for it, nothing else does.
+        warm_up = asyncio.create_task(rt.search_index.warm_up())
         yield
+        warm_up.cancel()
         await rt.limiter.close()
         await rt.database.dispose()
 

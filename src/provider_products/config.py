@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     rate_limit: str = "50/minute"
     token_rate_limit: str = "10/minute"  # noqa: S105
     client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    catalogue_refresh_seconds: float = Field(default=2.0, ge=0, le=3600)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     seed_sandbox: bool = True

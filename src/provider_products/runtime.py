@@ -8,6 +8,7 @@ from starlette.requests import HTTPConnection
 
 from provider_products.auth.security import TokenVerifier
 from provider_products.auth.service import ClientDirectory
+from provider_products.catalogue.index import SearchIndex
 from provider_products.config import Settings, parse_rate
 from provider_products.db.engine import Database
 from provider_products.ratelimit.base import RateLimiter
@@ -24,6 +25,7 @@ class Runtime:
     limiter: RateLimiter
     verifier: TokenVerifier
     directory: ClientDirectory
+    search_index: SearchIndex
     default_rate: tuple[int, int]
     token_rate: tuple[int, int]
 
@@ -47,6 +49,7 @@ class Runtime:
             limiter=limiter,
             verifier=TokenVerifier(settings),
             directory=ClientDirectory(database, settings.client_cache_seconds),
+            search_index=SearchIndex(database, refresh_seconds=settings.catalogue_refresh_seconds),
             default_rate=parse_rate(settings.rate_limit),
             token_rate=parse_rate(settings.token_rate_limit),
         )

@@ -163,6 +163,8 @@ async def upsert(
         retire = [r["id"] for k, r in stored.items() if k not in result.codes and r["status"] == "ACTIVE"]
         await repository.deactivate(conn, retire, now=now)
         result.deactivated = len(retire)
+    if result.inserted or result.updated or result.deactivated:
+        await repository.bump_revision(conn, now=now)
     return result
 
 

@@ -42,3 +42,13 @@ class CatalogueProduct(Base):
     name_key: Mapped[str] = mapped_column(String(300))
     search_text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CatalogueRevision(Base):
+    """A single row counting catalogue changes, so every process knows when to rebuild its index."""
+
+    __tablename__ = "catalogue_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(BigIntKey, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -8,23 +8,21 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Row,
-    Select,
     Table,
     and_,
     bindparam,
     case,
     func,
     insert,
-    literal_column,
     select,
-    text,
     update,
 )
 
-from provider_products.catalogue.models import CatalogueProduct
+from provider_products.catalogue.models import CatalogueProduct, CatalogueRevision
 from provider_products.db.engine import Connection
 
 catalogue = cast(Table, CatalogueProduct.__table__)
+catalogue_revision = cast(Table, CatalogueRevision.__table__)
 
 PUBLIC_COLUMNS = (
     catalogue.c.product_code,
@@ -49,19 +47,13 @@ async def get_by_code(conn: Connection, code_key: str) -> Row[Any] | None:
     return (await conn.execute(_BY_CODE, {"code_key": code_key})).first()
 
 
-def word_match(conn: Connection, words: Sequence[str], *, indexed: bool) -> ColumnElement[bool]:
+def word_match(words: Sequence[str]) -> ColumnElement[bool]:
     """Return a condition true for entries where every word is a prefix of one of their words.
 
-    ``indexed`` asks for SQLite's FTS5 index (worth it over the whole catalogue); otherwise, and
-    always on PostgreSQL (whose trigram index serves it), the equivalent ``LIKE '% word%'`` test
-    on the normalised search text is used.
+    The search text holds the entry's folded words each preceded by a space, so ``LIKE '% w%'``
+    says "some word starts with w". It serves lists of one provider's products (thousands of rows
+    at most); the whole catalogue is searched through the in-process index instead.
     """
-    if indexed and conn.dialect_name == "sqlite":
-        expression = " AND ".join(f'"{w}"*' for w in words)
-        matching = text("SELECT rowid FROM catalogue_search WHERE catalogue_search MATCH :fts").bindparams(
-            fts=expression
-        )
-        return catalogue.c.id.in_(matching.columns(literal_column("rowid")))
     return and_(*(catalogue.c.search_text.like(f"% {w}%") for w in words))
 
 
@@ -72,40 +64,6 @@ def relevance(code_key: str, name_prefix: str) -> ColumnElement[int]:
         (catalogue.c.name_key.like(f"{name_prefix}%"), 1),
         else_=2,
     )
-
-
-async def search(
-    conn: Connection,
-    *,
-    product_type: str | None,
-    words: Sequence[str] | None,
-    code_key: str,
-    limit: int,
-    offset: int,
-) -> tuple[list[Row[Any]], int]:
-    """Return one page of catalogue entries and the total count.
-
-    With ``words``, entries must match every word and come ordered by relevance, name, code;
-    without, all entries come ordered by code.
-    """
-    conditions: list[ColumnElement[bool]] = []
-    if product_type is not None:
-        conditions.append(catalogue.c.product_type == product_type)
-    if words is not None:
-        conditions.append(word_match(conn, words, indexed=True))
-    count = select(func.count()).select_from(catalogue).where(*conditions)
-    total = int((await conn.execute(count)).scalar_one())
-    if total == 0 or offset >= total:
-        return [], total
-    query: Select[Any] = select(*PUBLIC_COLUMNS).where(*conditions)
-    if words is not None:
-        query = query.order_by(
-            relevance(code_key, " ".join(words)), catalogue.c.name_key, catalogue.c.code_key
-        )
-    else:
-        query = query.order_by(catalogue.c.code_key)
-    rows = (await conn.execute(query.limit(limit).offset(offset))).all()
-    return list(rows), total
 
 
 async def snapshot(conn: Connection) -> dict[str, dict[str, Any]]:
@@ -122,10 +80,13 @@ async def snapshot(conn: Connection) -> dict[str, dict[str, Any]]:
     return {r.code_key: dict(r._mapping) for r in rows.all()}
 
 
+_BATCH = 5000  # rows per statement: bounded statement time and driver memory on big imports
+
+
 async def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert new entries."""
-    if rows:
-        await conn.execute(insert(catalogue), rows)
+    for start in range(0, len(rows), _BATCH):
+        await conn.execute(insert(catalogue), rows[start : start + _BATCH])
 
 
 async def update_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -134,10 +95,10 @@ async def update_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
         return
     # Bind names must differ from column names in an executemany UPDATE.
     columns: dict[str, Any] = {k: bindparam(f"b_{k}") for k in rows[0] if k != "row_id"}
-    params = [{f"b_{k}": v for k, v in row.items()} for row in rows]
-    await conn.execute(
-        update(catalogue).where(catalogue.c.id == bindparam("b_row_id")).values(columns), params
-    )
+    statement = update(catalogue).where(catalogue.c.id == bindparam("b_row_id")).values(columns)
+    for start in range(0, len(rows), _BATCH):
+        params = [{f"b_{k}": v for k, v in row.items()} for row in rows[start : start + _BATCH]]
+        await conn.execute(statement, params)
 
 
 async def deactivate(conn: Connection, ids: list[int], *, now: Any) -> None:
@@ -148,3 +109,59 @@ async def deactivate(conn: Connection, ids: list[int], *, now: Any) -> None:
 async def count(conn: Connection) -> int:
     """Return how many entries the catalogue holds."""
     return int((await conn.execute(select(func.count()).select_from(catalogue))).scalar_one())
+
+
+async def revision(conn: Connection) -> int:
+    """Return the catalogue's revision (0 before any import)."""
+    value = (
+        await conn.execute(select(catalogue_revision.c.revision).where(catalogue_revision.c.id == 1))
+    ).scalar()
+    return int(value or 0)
+
+
+async def bump_revision(conn: Connection, *, now: Any) -> None:
+    """Record that the catalogue changed, so that every process rebuilds its search index."""
+    changed = await conn.execute(
+        update(catalogue_revision)
+        .where(catalogue_revision.c.id == 1)
+        .values(revision=catalogue_revision.c.revision + 1, updated_at=now)
+    )
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        await conn.execute(insert(catalogue_revision).values(id=1, revision=1, updated_at=now))
+
+
+async def index_rows(conn: Connection) -> list[tuple[int, str, str, str, str]]:
+    """Return ``(id, code_key, product_type, name_key, search_text)`` of every entry, for the index."""
+    rows = await conn.execute(
+        select(
+            catalogue.c.id,
+            catalogue.c.code_key,
+            catalogue.c.product_type,
+            catalogue.c.name_key,
+            catalogue.c.search_text,
+        )
+    )
+    return [cast(tuple[int, str, str, str, str], tuple(r)) for r in rows.all()]
+
+
+async def get_by_ids(conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
+    """Return the entries with these ids, in the order given."""
+    if not ids:
+        return []
+    rows = {
+        r.id: r
+        for r in (
+            await conn.execute(select(catalogue.c.id, *PUBLIC_COLUMNS).where(catalogue.c.id.in_(ids)))
+        ).all()
+    }
+    return [rows[i] for i in ids if i in rows]
+
+
+async def list_by_code(
+    conn: Connection, *, product_type: str | None, limit: int, offset: int
+) -> list[Row[Any]]:
+    """Return one page of entries ordered by code."""
+    query = select(*PUBLIC_COLUMNS).order_by(catalogue.c.code_key).limit(limit).offset(offset)
+    if product_type is not None:
+        query = query.where(catalogue.c.product_type == product_type)
+    return list((await conn.execute(query)).all())

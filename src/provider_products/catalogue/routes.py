@@ -11,7 +11,7 @@ from provider_products.catalogue import service as catalogue_service
 from provider_products.catalogue.schemas import CatalogueProductRead, MedicationRead, ProductType
 from provider_products.errors import AUTHENTICATED, responses
 from provider_products.pagination import Page, PageParams, link_header, page_params
-from provider_products.runtime import database
+from provider_products.runtime import database, runtime
 
 router = APIRouter(tags=["Catalogues"])
 
@@ -46,7 +46,7 @@ async def list_medications(
     """List the global medication catalogue, searched by ``query`` and paginated."""
     async with database(request).transaction() as conn:
         page = await catalogue_service.list_products(
-            conn, product_type="MEDICATION", query=query, params=params
+            conn, runtime(request).search_index, product_type="MEDICATION", query=query, params=params
         )
     response.headers["Link"] = link_header(request, page.page) or ""
     return page
@@ -81,7 +81,7 @@ async def list_products(
     """List the global catalogue of every product type, filtered by ``product_type`` and ``query``."""
     async with database(request).transaction() as conn:
         page = await catalogue_service.list_products(
-            conn, product_type=product_type, query=query, params=params
+            conn, runtime(request).search_index, product_type=product_type, query=query, params=params
         )
     response.headers["Link"] = link_header(request, page.page) or ""
     return page

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from provider_products.catalogue import repository, text
+from provider_products.catalogue.index import SearchIndex
 from provider_products.catalogue.schemas import (
     CatalogueProductRead,
     MedicationRead,
@@ -78,21 +79,33 @@ def to_read(row: Row[Any]) -> CatalogueProductRead:
 
 
 async def list_products(
-    conn: Connection, *, product_type: str | None, query: str | None, params: PageParams
+    conn: Connection,
+    index: SearchIndex,
+    *,
+    product_type: str | None,
+    query: str | None,
+    params: PageParams,
 ) -> Page[CatalogueProductRead]:
     """Return one page of the catalogue, filtered by type and searched by ``query``."""
     parsed = SearchQuery.parse(query)
     if parsed is not None and not parsed.words:
         return make_page([], 0, params)
-    rows, total = await repository.search(
-        conn,
+    snapshot = await index.current()
+    if parsed is None:
+        total = snapshot.count(product_type)
+        rows = await repository.list_by_code(
+            conn, product_type=product_type, limit=params.size, offset=params.offset
+        )
+        return make_page([to_read(r) for r in rows], total, params)
+    hits = snapshot.search(
+        parsed.words,
         product_type=product_type,
-        words=parsed.words if parsed else None,
-        code_key=parsed.code_key if parsed else "",
-        limit=params.size,
+        code_key=parsed.code_key,
         offset=params.offset,
+        limit=params.size,
     )
-    return make_page([to_read(r) for r in rows], total, params)
+    rows = await repository.get_by_ids(conn, hits.ids)
+    return make_page([to_read(r) for r in rows], hits.total, params)
 
 
 async def get_product(

@@ -78,9 +78,7 @@ def _run(work: Callable[[Database], Awaitable[T]], *, check_schema: bool = True)
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     except StoreUnavailable as exc:
-        err.print(
-            f"[red]error:[/red] {exc.message}: is PROVIDER_PRODUCTS_DATABASE_URL right and the server up?"
-        )
+        err.print(f"[red]error:[/red] {exc.message}; check PROVIDER_PRODUCTS_DATABASE_URL and the server")
         raise typer.Exit(2) from None
 
 
@@ -97,6 +95,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request line")] = False,
 ) -> None:
     """Serve the API; on first start with SQLite, create and seed the sandbox database."""
     import uvicorn
@@ -143,6 +142,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        access_log=access_log,
         proxy_headers=False,
     )
 

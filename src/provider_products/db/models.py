@@ -1,8 +1,8 @@
 """Every table, imported in one place so that the metadata Alembic compares is complete."""
 
 from provider_products.auth.models import OAuthClient, Provider
-from provider_products.catalogue.models import CatalogueProduct
+from provider_products.catalogue.models import CatalogueProduct, CatalogueRevision
 from provider_products.db.base import Base
 from provider_products.registry.models import ProviderProduct
 
-__all__ = ["Base", "CatalogueProduct", "OAuthClient", "Provider", "ProviderProduct"]
+__all__ = ["Base", "CatalogueProduct", "CatalogueRevision", "OAuthClient", "Provider", "ProviderProduct"]

@@ -76,8 +76,7 @@ async def list_active(
     if product_type is not None:
         conditions.append(catalogue.c.product_type == product_type)
     if words is not None:
-        # A provider holds thousands of codes, not millions: a scan of its rows beats the index.
-        conditions.append(catalogue_repository.word_match(conn, words, indexed=False))
+        conditions.append(catalogue_repository.word_match(words))
     count = select(func.count()).select_from(_ACTIVE_JOIN).where(*conditions)
     total = int((await conn.execute(count)).scalar_one())
     if total == 0 or offset >= total:

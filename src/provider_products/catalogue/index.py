@@ -1,0 +1,174 @@
+"""The in-process catalogue search index: word-prefix postings as compressed bitmaps.
+
+The global catalogue is read-mostly and at most a few million entries, so each server process
+keeps a snapshot of it in memory and answers every search from that snapshot, identically on
+SQLite and PostgreSQL. Entries are numbered by their place in the result order (name, then code);
+a posting list holds the numbers of the entries that contain a word, so that
+
+- the matches of a query are the intersection, over its words, of the union of the postings of
+  every word starting with that query word (the words are sorted, so those are one slice);
+- the total is the intersection's cardinality, whatever its size;
+- a page is a slice of the matches in ascending order, after the exact-code match and the
+  contiguous range of names that start with the query, with no sort at query time.
+
+Imports bump ``catalogue_revision``; a process that sees a new revision builds a new snapshot in
+a worker thread and swaps it in, serving the old one meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import anyio.to_thread
+from pyroaring import BitMap, FrozenBitMap
+
+from provider_products.catalogue import repository
+from provider_products.db.engine import Database
+
+logger = logging.getLogger("provider_products.catalogue")
+
+_HIGHEST = "\U0010ffff"
+_PREFIX_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Hits:
+    """One page of search results (catalogue row ids, in order) and the total number of matches."""
+
+    ids: list[int]
+    total: int
+
+
+class Snapshot:
+    """An immutable search index over one revision of the catalogue."""
+
+    def __init__(self, revision: int, rows: Iterable[tuple[int, str, str, str, str]]) -> None:
+        """Index ``(id, code_key, product_type, name_key, search_text)`` rows."""
+        ordered = sorted(rows, key=lambda r: (r[3], r[1]))
+        self.revision = revision
+        self._ids = array("q", (r[0] for r in ordered))
+        self._name_keys = [r[3] for r in ordered]
+        self._position_of_code = {r[1]: n for n, r in enumerate(ordered)}
+        by_type: dict[str, list[int]] = defaultdict(list)
+        postings: dict[str, list[int]] = defaultdict(list)
+        for position, (_, _, product_type, _, search_text) in enumerate(ordered):
+            by_type[product_type].append(position)
+            for word in set(search_text.split()):
+                postings[word].append(position)
+        self._by_type = {t: FrozenBitMap(p) for t, p in by_type.items()}
+        self._words = sorted(postings)
+        self._postings = [FrozenBitMap(postings[w]) for w in self._words]
+        self._prefix_cache: OrderedDict[str, FrozenBitMap] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def count(self, product_type: str | None) -> int:
+        """Return how many entries there are (of one type)."""
+        if product_type is None:
+            return len(self._ids)
+        return len(self._by_type.get(product_type, ()))
+
+    def _prefixed(self, word: str) -> FrozenBitMap:
+        """Entries with a word that starts with ``word``."""
+        cached = self._prefix_cache.get(word)
+        if cached is not None:
+            self._prefix_cache.move_to_end(word)
+            return cached
+        lo = bisect_left(self._words, word)
+        hi = bisect_left(self._words, word + _HIGHEST, lo)
+        if hi - lo == 1:
+            found = self._postings[lo]
+        else:
+            found = FrozenBitMap(BitMap.union(BitMap(), *self._postings[lo:hi]))
+        self._prefix_cache[word] = found
+        if len(self._prefix_cache) > _PREFIX_CACHE_SIZE:
+            self._prefix_cache.popitem(last=False)
+        return found
+
+    def search(
+        self, words: Sequence[str], *, product_type: str | None, code_key: str, offset: int, limit: int
+    ) -> Hits:
+        """Return one page of the entries matching every word, in relevance, name, code order."""
+        sets = sorted((self._prefixed(w) for w in dict.fromkeys(words)), key=len)
+        matches = BitMap(sets[0]) if sets else BitMap()
+        for other in sets[1:]:
+            if not matches:
+                break
+            matches &= other
+        if product_type is not None:
+            matches &= self._by_type.get(product_type, FrozenBitMap())
+        total = len(matches)
+        if offset >= total:
+            return Hits([], total)
+        # Relevance: the exact code first, then names starting with the query, then the rest.
+        exact = self._position_of_code.get(code_key)
+        first = [exact] if exact is not None and exact in matches else []
+        if first:
+            matches.discard(first[0])
+        name_prefix = " ".join(words)
+        lo = bisect_left(self._name_keys, name_prefix)
+        hi = bisect_left(self._name_keys, name_prefix + _HIGHEST, lo)
+        starting = matches.intersection(BitMap(range(lo, hi))) if hi > lo else BitMap()
+        rest = matches.difference(starting) if starting else matches
+        page: list[int] = []
+        for group in (first, starting, rest):
+            if len(page) >= limit:
+                break
+            if offset >= len(group):
+                offset -= len(group)
+                continue
+            take = limit - len(page)
+            page.extend(group[offset : offset + take])
+            offset = 0
+        return Hits([self._ids[p] for p in page], total)
+
+
+class SearchIndex:
+    """The process's current snapshot, refreshed when the catalogue's revision changes."""
+
+    def __init__(self, database: Database, *, refresh_seconds: float = 2.0) -> None:
+        self._database = database
+        self._refresh_seconds = refresh_seconds
+        self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> Snapshot:
+        """Return a snapshot no older than the refresh interval (building the first one if needed)."""
+        snapshot = self._snapshot
+        now = time.monotonic()
+        if snapshot is not None and now - self._checked_at < self._refresh_seconds:
+            return snapshot
+        async with self._lock:
+            if self._snapshot is not None and time.monotonic() - self._checked_at < self._refresh_seconds:
+                return self._snapshot
+            async with self._database.transaction() as conn:
+                revision = await repository.revision(conn)
+                if self._snapshot is None or self._snapshot.revision != revision:
+                    rows = await repository.index_rows(conn)
+                else:
+                    rows = None
+            if rows is not None:
+                self._snapshot = await anyio.to_thread.run_sync(Snapshot, revision, rows)
+            self._checked_at = time.monotonic()
+            assert self._snapshot is not None
+            return self._snapshot
+
+    async def warm_up(self) -> None:
+        """Build the first snapshot ahead of the first search; a failure is left for that search."""
+        try:
+            await self.current()
+        except Exception:  # the first search will retry and answer with the proper error
+            logger.warning("search index warm-up failed", exc_info=True)
+
+    def invalidate(self) -> None:
+        """Make the next search check the revision (after an import in this process)."""
+        self._checked_at = 0.0
