@@ -96,6 +96,13 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request line")] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Load balancer addresses whose X-Forwarded-For to trust (comma-separated), so that "
+            "per-address limits see the real client"
+        ),
+    ] = None,
 ) -> None:
     """Serve the API; on first start with SQLite, create and seed the sandbox database."""
     import uvicorn
@@ -143,7 +150,8 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=access_log,
-        proxy_headers=False,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 
