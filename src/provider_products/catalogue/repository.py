@@ -165,3 +165,13 @@ async def list_by_code(
     if product_type is not None:
         query = query.where(catalogue.c.product_type == product_type)
     return list((await conn.execute(query)).all())
+
+
+async def get_many_by_code(conn: Connection, code_keys: Sequence[str]) -> dict[str, Row[Any]]:
+    """Map each code key found in the catalogue to its entry (id, code, status)."""
+    if not code_keys:
+        return {}
+    query = select(catalogue.c.id, catalogue.c.code_key, catalogue.c.product_code, catalogue.c.status).where(
+        catalogue.c.code_key.in_(code_keys)
+    )
+    return {r.code_key: r for r in (await conn.execute(query)).all()}

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from provider_products.catalogue import repository as catalogue_repository
 from provider_products.db.engine import Connection
@@ -92,3 +94,27 @@ async def list_active(
         query = query.order_by(catalogue.c.code_key)
     rows = (await conn.execute(query.limit(limit).offset(offset))).all()
     return list(rows), total
+
+
+async def insert_missing(
+    conn: Connection, *, provider_id: int, product_ids: Sequence[int], at: datetime
+) -> set[int]:
+    """Open a registration period for each product not actively registered; return the ones opened.
+
+    ``ON CONFLICT DO NOTHING`` on the partial unique index makes concurrent batches and single
+    registrations settle in the database, exactly as for one registration.
+    """
+    if not product_ids:
+        return set()
+    values = [{"provider_id": provider_id, "product_id": p, "registered_at": at} for p in product_ids]
+    dialect_insert = sqlite_insert if conn.dialect_name == "sqlite" else postgresql_insert
+    statement = (
+        dialect_insert(registration)
+        .values(values)
+        .on_conflict_do_nothing(
+            index_elements=[registration.c.provider_id, registration.c.product_id],
+            index_where=registration.c.removed_at.is_(None),
+        )
+        .returning(registration.c.product_id)
+    )
+    return {row[0] for row in (await conn.execute(statement)).all()}

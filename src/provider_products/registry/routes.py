@@ -11,7 +11,13 @@ from provider_products.catalogue.schemas import ProductType
 from provider_products.errors import AUTHENTICATED, responses
 from provider_products.pagination import Page, PageParams, link_header, page_params
 from provider_products.registry import service as registry_service
-from provider_products.registry.schemas import ProviderProductRead, RegistrationCreate, RegistrationRead
+from provider_products.registry.schemas import (
+    BatchCreate,
+    BatchRead,
+    ProviderProductRead,
+    RegistrationCreate,
+    RegistrationRead,
+)
 from provider_products.runtime import database
 
 router = APIRouter(prefix="/arc/v1/providers/products", tags=["Provider products"])
@@ -48,6 +54,23 @@ async def register_product(
         )
     response.headers["Location"] = f"/arc/v1/providers/products/{registration.product_code}"
     return registration
+
+
+@router.post(
+    "/batch",
+    operation_id="registerProviderProductsBatch",
+    responses=responses(400, 413, 422, *AUTHENTICATED, e422="Not 1 to 500 codes (071-105)"),
+)
+async def register_products_batch(request: Request, body: BatchCreate, caller: Writer) -> BatchRead:
+    """Register up to 500 codes in one request (extension): one result per code, in order.
+
+    Each code is `registered`, `already_registered` (071-102), `not_in_catalogue` (071-101) or
+    `invalid` (071-105); the request counts once against the rate limit.
+    """
+    async with database(request).transaction(write=True) as conn:
+        return await registry_service.register_batch(
+            conn, provider_id=caller.provider_id, codes=body.product_codes
+        )
 
 
 @router.get(

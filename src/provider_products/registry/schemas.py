@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
@@ -38,3 +39,33 @@ class ProviderProductRead(RegistrationRead):
 
     product_type: ProductType
     name: str = Field(examples=["Paracetamol 500 mg Tableta"])
+
+
+BATCH_LIMIT = 500
+Outcome = Literal["registered", "already_registered", "not_in_catalogue", "invalid"]
+
+
+class BatchCreate(BaseModel):
+    """Register up to 500 codes in one request (an extension of the public API)."""
+
+    product_codes: list[str] = Field(min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042", "LAB-HEMO"]])
+
+
+class BatchItem(BaseModel):
+    """What became of one code of a batch."""
+
+    product_code: str
+    outcome: Outcome
+    registered_at: datetime | None = None
+    error_code: str | None = None
+
+    @field_serializer("registered_at")
+    def _seconds(self, value: datetime | None) -> str | None:
+        return None if value is None else whole_seconds(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class BatchRead(BaseModel):
+    """One result per code, in the order given, and how many of each outcome."""
+
+    results: list[BatchItem]
+    counts: dict[Outcome, int]

@@ -7,14 +7,15 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
+from provider_products.catalogue import repository as catalogue_repository
 from provider_products.catalogue import service as catalogue_service
-from provider_products.catalogue.schemas import code_key
+from provider_products.catalogue.schemas import clean_code, code_key
 from provider_products.db.base import utcnow
 from provider_products.db.engine import Connection
 from provider_products.errors import ProductAlreadyRegistered, ProductNotRegistered
 from provider_products.pagination import Page, PageParams, make_page
 from provider_products.registry import repository
-from provider_products.registry.schemas import ProviderProductRead, RegistrationRead
+from provider_products.registry.schemas import BatchItem, BatchRead, ProviderProductRead, RegistrationRead
 
 
 def _read(row: Row[Any]) -> ProviderProductRead:
@@ -74,3 +75,40 @@ async def list_registrations(
         offset=params.offset,
     )
     return make_page([_read(r) for r in rows], total, params)
+
+
+async def register_batch(conn: Connection, *, provider_id: int, codes: list[str]) -> BatchRead:
+    """Register many codes at once; each gets its own outcome, in the order given."""
+    keys: list[str | None] = []
+    for raw in codes:
+        try:
+            keys.append(clean_code(raw).upper())
+        except ValueError:
+            keys.append(None)
+    found = await catalogue_repository.get_many_by_code(conn, sorted({k for k in keys if k}))
+    registrable = {k: r for k, r in found.items() if r.status == "ACTIVE"}
+    now = utcnow()
+    opened = await repository.insert_missing(
+        conn, provider_id=provider_id, product_ids=[r.id for r in registrable.values()], at=now
+    )
+    results: list[BatchItem] = []
+    reported: set[str] = set()
+    for raw, key in zip(codes, keys, strict=True):
+        if key is None:
+            results.append(BatchItem(product_code=raw, outcome="invalid", error_code="071-105"))
+        elif key not in registrable:
+            results.append(
+                BatchItem(product_code=raw.strip(), outcome="not_in_catalogue", error_code="071-101")
+            )
+        elif registrable[key].id in opened and key not in reported:
+            code = registrable[key].product_code
+            results.append(BatchItem(product_code=code, outcome="registered", registered_at=now))
+        else:
+            code = registrable[key].product_code
+            results.append(BatchItem(product_code=code, outcome="already_registered", error_code="071-102"))
+        if key:
+            reported.add(key)
+    counts = dict.fromkeys(("registered", "already_registered", "not_in_catalogue", "invalid"), 0)
+    for item in results:
+        counts[item.outcome] += 1
+    return BatchRead(results=results, counts=counts)
