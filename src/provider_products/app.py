@@ -18,6 +18,7 @@ from provider_products.auth.routes import router as auth_router
 from provider_products.catalogue.routes import router as catalogue_router
 from provider_products.config import Settings
 from provider_products.db import migrate
+from provider_products.downstream.routes import router as downstream_router
 from provider_products.errors import install_error_handlers
 from provider_products.middleware import EdgeMiddleware
 from provider_products.ratelimit.base import RateLimiter
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
     app.include_router(auth_router)
     app.include_router(catalogue_router)
     app.include_router(registry_router)
+    app.include_router(downstream_router)
     app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)

@@ -70,6 +70,28 @@ class ProductNotRegistered(ServiceError):
     message = "Product not registered by this provider"
 
 
+class ProductsNotRegistered(ServiceError):
+    """A downstream record references products the provider had not registered when filing."""
+
+    status_code = 422
+    error_code = "071-104"
+    message = "Product not registered by this provider"
+
+    def __init__(self, product_codes: list[str]) -> None:
+        super().__init__(
+            f"Not registered by this provider: {', '.join(product_codes)}",
+            additional_information={"product_codes": product_codes},
+        )
+
+
+class RecordNotFound(ServiceError):
+    """No record with this id belongs to the calling provider."""
+
+    status_code = 404
+    error_code = "071-404"
+    message = "Record not found"
+
+
 class ValidationFailed(ServiceError):
     """A field or parameter is missing or ill-formed."""
 

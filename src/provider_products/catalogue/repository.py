@@ -168,10 +168,15 @@ async def list_by_code(
 
 
 async def get_many_by_code(conn: Connection, code_keys: Sequence[str]) -> dict[str, Row[Any]]:
-    """Map each code key found in the catalogue to its entry (id, code, status)."""
+    """Map each code key found in the catalogue to its entry (id, code, status, type, name)."""
     if not code_keys:
         return {}
-    query = select(catalogue.c.id, catalogue.c.code_key, catalogue.c.product_code, catalogue.c.status).where(
-        catalogue.c.code_key.in_(code_keys)
-    )
+    query = select(
+        catalogue.c.id,
+        catalogue.c.code_key,
+        catalogue.c.product_code,
+        catalogue.c.status,
+        catalogue.c.product_type,
+        catalogue.c.name,
+    ).where(catalogue.c.code_key.in_(code_keys))
     return {r.code_key: r for r in (await conn.execute(query)).all()}

@@ -49,3 +49,8 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """Return the current time in UTC."""
     return datetime.now(UTC)
+
+
+def utcnow_seconds() -> datetime:
+    """Return the current time in UTC, in whole seconds: what the API shows is exactly what is stored."""
+    return datetime.now(UTC).replace(microsecond=0)

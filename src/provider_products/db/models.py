@@ -3,6 +3,16 @@
 from provider_products.auth.models import OAuthClient, Provider
 from provider_products.catalogue.models import CatalogueProduct, CatalogueRevision
 from provider_products.db.base import Base
+from provider_products.downstream.models import DownstreamRecord, DownstreamRecordLine
 from provider_products.registry.models import ProviderProduct
 
-__all__ = ["Base", "CatalogueProduct", "CatalogueRevision", "OAuthClient", "Provider", "ProviderProduct"]
+__all__ = [
+    "Base",
+    "CatalogueProduct",
+    "CatalogueRevision",
+    "DownstreamRecord",
+    "DownstreamRecordLine",
+    "OAuthClient",
+    "Provider",
+    "ProviderProduct",
+]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Row, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -118,3 +118,46 @@ async def insert_missing(
         .returning(registration.c.product_id)
     )
     return {row[0] for row in (await conn.execute(statement)).all()}
+
+
+async def periods(conn: Connection, *, provider_id: int, product_id: int) -> list[Row[Any]]:
+    """Return every registration period of a product for a provider, oldest first."""
+    query = (
+        select(registration.c.registered_at, registration.c.removed_at)
+        .where(registration.c.provider_id == provider_id, registration.c.product_id == product_id)
+        .order_by(registration.c.registered_at, registration.c.id)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def registered_at(
+    conn: Connection, *, provider_id: int, product_ids: Sequence[int], at: datetime
+) -> dict[int, Row[Any]]:
+    """Map each product registered at the moment ``at`` to its period (registered_at <= at < removed_at)."""
+    if not product_ids:
+        return {}
+    query = select(registration.c.product_id, registration.c.registered_at, registration.c.removed_at).where(
+        registration.c.provider_id == provider_id,
+        registration.c.product_id.in_(product_ids),
+        registration.c.registered_at <= at,
+        or_(registration.c.removed_at.is_(None), registration.c.removed_at > at),
+    )
+    return {row.product_id: row for row in (await conn.execute(query)).all()}
+
+
+async def lock_active(conn: Connection, *, provider_id: int, product_ids: Sequence[int]) -> set[int]:
+    """Return which products are actively registered, locking those rows until the transaction ends.
+
+    The share lock makes a concurrent removal wait, so a record is never filed against a
+    registration that is being closed at the same moment (SQLite serialises writers anyway).
+    """
+    if not product_ids:
+        return set()
+    query = select(registration.c.product_id).where(
+        registration.c.provider_id == provider_id,
+        registration.c.product_id.in_(product_ids),
+        registration.c.removed_at.is_(None),
+    )
+    if conn.dialect_name == "postgresql":
+        query = query.with_for_update(read=True)
+    return {row[0] for row in (await conn.execute(query)).all()}

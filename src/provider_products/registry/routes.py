@@ -14,9 +14,12 @@ from provider_products.registry import service as registry_service
 from provider_products.registry.schemas import (
     BatchCreate,
     BatchRead,
+    HistoryRead,
     ProviderProductRead,
     RegistrationCreate,
     RegistrationRead,
+    ValidateCreate,
+    ValidateRead,
 )
 from provider_products.runtime import database
 
@@ -71,6 +74,36 @@ async def register_products_batch(request: Request, body: BatchCreate, caller: W
         return await registry_service.register_batch(
             conn, provider_id=caller.provider_id, codes=body.product_codes
         )
+
+
+@router.post(
+    "/validate",
+    operation_id="validateProviderProducts",
+    responses=responses(400, 413, 422, *AUTHENTICATED),
+)
+async def validate_provider_products(request: Request, body: ValidateCreate, caller: Reader) -> ValidateRead:
+    """Say for each code whether the calling provider had it registered at `at` (default now) (extension).
+
+    For services that file records elsewhere: a code is registered at a moment when one of its
+    registration periods began at or before it and had not ended by then.
+    """
+    async with database(request).transaction() as conn:
+        return await registry_service.validate(
+            conn, provider_id=caller.provider_id, codes=body.product_codes, at=body.at
+        )
+
+
+@router.get(
+    "/{product_code}/history",
+    operation_id="listProviderProductHistory",
+    responses=responses(404, 422, *AUTHENTICATED, e404="Never registered by this provider (071-103)"),
+)
+async def list_provider_product_history(
+    request: Request, product_code: CodeParam, caller: Reader
+) -> HistoryRead:
+    """List the registration periods of a code for the calling provider, oldest first (extension)."""
+    async with database(request).transaction() as conn:
+        return await registry_service.history(conn, provider_id=caller.provider_id, code=product_code)
 
 
 @router.get(

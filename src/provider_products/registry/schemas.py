@@ -69,3 +69,56 @@ class BatchRead(BaseModel):
 
     results: list[BatchItem]
     counts: dict[Outcome, int]
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return None if value is None else whole_seconds(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PeriodRead(BaseModel):
+    """One registration period; ``removed_at`` is null while it lasts."""
+
+    registered_at: datetime
+    removed_at: datetime | None
+
+    @field_serializer("registered_at", "removed_at")
+    def _seconds(self, value: datetime | None) -> str | None:
+        return _stamp(value)
+
+
+class HistoryRead(BaseModel):
+    """Every registration period of a product for the calling provider, oldest first."""
+
+    product_code: str
+    periods: list[PeriodRead]
+
+
+class ValidateCreate(BaseModel):
+    """Ask whether codes were registered at a moment (now when ``at`` is omitted)."""
+
+    product_codes: list[str] = Field(min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042"]])
+    at: datetime | None = Field(default=None, examples=["2026-06-25T18:00:00Z"])
+
+
+class ValidationItem(BaseModel):
+    """Whether one code was registered at the moment asked about, and the period that covers it."""
+
+    product_code: str
+    registered: bool
+    registered_at: datetime | None = None
+    removed_at: datetime | None = None
+
+    @field_serializer("registered_at", "removed_at")
+    def _seconds(self, value: datetime | None) -> str | None:
+        return _stamp(value)
+
+
+class ValidateRead(BaseModel):
+    """One answer per code, in the order given."""
+
+    at: datetime
+    results: list[ValidationItem]
+
+    @field_serializer("at")
+    def _seconds(self, value: datetime) -> str | None:
+        return _stamp(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row
@@ -10,12 +11,21 @@ from sqlalchemy.exc import IntegrityError
 from provider_products.catalogue import repository as catalogue_repository
 from provider_products.catalogue import service as catalogue_service
 from provider_products.catalogue.schemas import clean_code, code_key
-from provider_products.db.base import utcnow
+from provider_products.db.base import utcnow_seconds
 from provider_products.db.engine import Connection
 from provider_products.errors import ProductAlreadyRegistered, ProductNotRegistered
 from provider_products.pagination import Page, PageParams, make_page
 from provider_products.registry import repository
-from provider_products.registry.schemas import BatchItem, BatchRead, ProviderProductRead, RegistrationRead
+from provider_products.registry.schemas import (
+    BatchItem,
+    BatchRead,
+    HistoryRead,
+    PeriodRead,
+    ProviderProductRead,
+    RegistrationRead,
+    ValidateRead,
+    ValidationItem,
+)
 
 
 def _read(row: Row[Any]) -> ProviderProductRead:
@@ -30,7 +40,7 @@ def _read(row: Row[Any]) -> ProviderProductRead:
 async def register(conn: Connection, *, provider_id: int, code: str) -> RegistrationRead:
     """Register an active catalogue product; 404 ``071-101`` if not registrable, 409 ``071-102`` if held."""
     product = await catalogue_service.registrable(conn, code=code)
-    now = utcnow()
+    now = utcnow_seconds()
     try:
         await repository.insert_registration(conn, provider_id=provider_id, product_id=product.id, at=now)
     except IntegrityError:
@@ -52,7 +62,7 @@ async def remove(conn: Connection, *, provider_id: int, code: str) -> None:
     """Close the active registration period of a code, or 404 ``071-103``; history is kept."""
     product = await catalogue_service.lookup_id(conn, code=code)
     closed = product is not None and await repository.close_registration(
-        conn, provider_id=provider_id, product_id=product[0], at=utcnow()
+        conn, provider_id=provider_id, product_id=product[0], at=utcnow_seconds()
     )
     if not closed:
         raise ProductNotRegistered(additional_information={"product_code": code.strip()})
@@ -79,15 +89,10 @@ async def list_registrations(
 
 async def register_batch(conn: Connection, *, provider_id: int, codes: list[str]) -> BatchRead:
     """Register many codes at once; each gets its own outcome, in the order given."""
-    keys: list[str | None] = []
-    for raw in codes:
-        try:
-            keys.append(clean_code(raw).upper())
-        except ValueError:
-            keys.append(None)
+    keys = [_key_or_none(c) for c in codes]
     found = await catalogue_repository.get_many_by_code(conn, sorted({k for k in keys if k}))
     registrable = {k: r for k, r in found.items() if r.status == "ACTIVE"}
-    now = utcnow()
+    now = utcnow_seconds()
     opened = await repository.insert_missing(
         conn, provider_id=provider_id, product_ids=[r.id for r in registrable.values()], at=now
     )
@@ -112,3 +117,51 @@ async def register_batch(conn: Connection, *, provider_id: int, codes: list[str]
     for item in results:
         counts[item.outcome] += 1
     return BatchRead(results=results, counts=counts)
+
+
+async def history(conn: Connection, *, provider_id: int, code: str) -> HistoryRead:
+    """Return the registration periods of a code, or 404 ``071-103`` if it was never registered."""
+    product = await catalogue_service.lookup_id(conn, code=code)
+    periods = (
+        []
+        if product is None
+        else await repository.periods(conn, provider_id=provider_id, product_id=product[0])
+    )
+    if product is None or not periods:
+        raise ProductNotRegistered(additional_information={"product_code": code.strip()})
+    return HistoryRead(
+        product_code=product[1],
+        periods=[PeriodRead(registered_at=p.registered_at, removed_at=p.removed_at) for p in periods],
+    )
+
+
+async def validate(
+    conn: Connection, *, provider_id: int, codes: list[str], at: datetime | None
+) -> ValidateRead:
+    """Say for each code whether the provider had it registered at ``at`` (default: now)."""
+    moment = (at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)) if at else utcnow_seconds()
+    keys = [_key_or_none(c) for c in codes]
+    found = await catalogue_repository.get_many_by_code(conn, sorted({k for k in keys if k}))
+    covered = await repository.registered_at(
+        conn, provider_id=provider_id, product_ids=[r.id for r in found.values()], at=moment
+    )
+    results = []
+    for raw, key in zip(codes, keys, strict=True):
+        entry = found.get(key or "")
+        period = covered.get(entry.id) if entry is not None else None
+        results.append(
+            ValidationItem(
+                product_code=entry.product_code if entry is not None else raw.strip(),
+                registered=period is not None,
+                registered_at=period.registered_at if period is not None else None,
+                removed_at=period.removed_at if period is not None else None,
+            )
+        )
+    return ValidateRead(at=moment, results=results)
+
+
+def _key_or_none(raw: str) -> str | None:
+    try:
+        return clean_code(raw).upper()
+    except ValueError:
+        return None
