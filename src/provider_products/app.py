@@ -20,6 +20,7 @@ from provider_products.config import Settings
 from provider_products.db import migrate
 from provider_products.downstream.routes import router as downstream_router
 from provider_products.errors import install_error_handlers
+from provider_products.idempotency.middleware import IdempotencyMiddleware
 from provider_products.middleware import EdgeMiddleware
 from provider_products.ratelimit.base import RateLimiter
 from provider_products.registry.routes import router as registry_router
@@ -100,5 +101,7 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
             {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
         )
 
+    # Starlette runs the last added outermost: the edge authenticates before idempotency runs.
+    app.add_middleware(IdempotencyMiddleware, runtime=rt)
     app.add_middleware(EdgeMiddleware, runtime=rt)
     return app

@@ -92,6 +92,14 @@ class RecordNotFound(ServiceError):
     message = "Record not found"
 
 
+class IdempotencyConflict(ServiceError):
+    """An ``Idempotency-Key`` reused with a different request, or while its first request runs."""
+
+    status_code = 409
+    error_code = "071-106"
+    message = "Idempotency-Key reused with a different request"
+
+
 class ValidationFailed(ServiceError):
     """A field or parameter is missing or ill-formed."""
 

@@ -4,6 +4,7 @@ from provider_products.auth.models import OAuthClient, Provider
 from provider_products.catalogue.models import CatalogueProduct, CatalogueRevision
 from provider_products.db.base import Base
 from provider_products.downstream.models import DownstreamRecord, DownstreamRecordLine
+from provider_products.idempotency.models import IdempotencyKey
 from provider_products.registry.models import ProviderProduct
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "CatalogueRevision",
     "DownstreamRecord",
     "DownstreamRecordLine",
+    "IdempotencyKey",
     "OAuthClient",
     "Provider",
     "ProviderProduct",
