@@ -9,6 +9,7 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -104,4 +105,20 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
     # Starlette runs the last added outermost: the edge authenticates before idempotency runs.
     app.add_middleware(IdempotencyMiddleware, runtime=rt)
     app.add_middleware(EdgeMiddleware, runtime=rt)
+    if settings.cors_origins:
+        # Closed unless configured. Outermost, so that errors the edge answers carry CORS headers too.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+            expose_headers=[
+                "RateLimit",
+                "RateLimit-Policy",
+                "Retry-After",
+                "Link",
+                "Location",
+                "X-Request-Id",
+            ],
+        )
     return app

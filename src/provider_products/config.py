@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     catalogue_refresh_seconds: float = Field(default=2.0, ge=0, le=3600)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    cors_origins: list[str] = Field(default_factory=list)
+    log_format: Literal["auto", "json", "text"] = "auto"
     seed_sandbox: bool = True
 
     @field_validator("rate_limit", "token_rate_limit")
