@@ -109,6 +109,11 @@ def serve(
 
     # Workers read their settings from the environment; validate the same values here first.
     os.environ["PROVIDER_PRODUCTS_WORKERS"] = str(workers)
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Each worker writes its metrics here, so /metrics sums them whichever worker answers.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="provider-products-metrics-")
     settings = _settings()
 
     async def prepare(database: Database) -> bootstrap.SandboxState | None:
@@ -150,6 +155,7 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=access_log,
+        server_header=False,
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
     )
@@ -336,3 +342,214 @@ def clients_enable(client_id: Annotated[str, typer.Argument(help="The client to 
     """Enable a disabled client again."""
     _run(_in_transaction(lambda conn: auth_service.set_active(conn, client_id=client_id, active=True)))
     out.print(f"client {client_id} enabled")
+
+
+def _api_client(base_url: str | None, client_id: str | None, client_secret: str | None) -> Any:
+    from provider_products.client import AsyncClient
+
+    try:
+        return AsyncClient(base_url=base_url, client_id=client_id, client_secret=client_secret)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+BaseUrl = Annotated[str | None, typer.Option(help="Service URL [env: PROVIDER_PRODUCTS_BASE_URL]")]
+ClientId = Annotated[str | None, typer.Option(help="OAuth client id [env: PROVIDER_PRODUCTS_CLIENT_ID]")]
+ClientSecret = Annotated[
+    str | None, typer.Option(help="OAuth client secret [env: PROVIDER_PRODUCTS_CLIENT_SECRET]")
+]
+
+
+@app.command()
+def onboard(
+    inventory: Annotated[Path, typer.Argument(help="CSV or JSON Lines with a product_code column")],
+    base_url: BaseUrl = None,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight at most")] = 8,
+    state: Annotated[
+        Path | None, typer.Option(help="Resume file [default: INVENTORY.onboard-state.jsonl]")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Outcome report [default: INVENTORY.report.csv]")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every code; register nothing")] = False,
+    sync: Annotated[
+        bool, typer.Option("--sync", help="Also remove registrations absent from the inventory")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before removing (with --sync)")] = False,
+    batch: Annotated[bool, typer.Option(help="Use the batch extension when the server offers it")] = True,
+) -> None:
+    """Register every product of an inventory file, as fast as the rate limit allows; safe to re-run."""
+    from provider_products.onboarding import onboard as onboarding
+
+    try:
+        columns, rows = onboarding.read_inventory(inventory)
+    except onboarding.InventoryError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    state_path = state or inventory.with_name(inventory.name + ".onboard-state.jsonl")
+    report_path = report or inventory.with_name(inventory.name + ".report.csv")
+    client = _api_client(base_url, client_id, client_secret)
+    run = onboarding.Onboarding(
+        client=client,
+        rows=rows,
+        state=None if dry_run else onboarding.StateFile(state_path),
+        concurrency=concurrency,
+        use_batch=batch,
+        dry_run=dry_run,
+    )
+    display = _ProgressDisplay()
+    run.on_progress = display.update
+    removed: list[str] = []
+
+    async def main() -> onboarding.Progress:
+        try:
+            progress = await run.run()
+            if sync and not dry_run:
+                wanted = {r.key for r in rows if r.key}
+                absent = sorted(set(await run.registered_codes()) - wanted)
+                if absent and (
+                    yes
+                    or typer.confirm(f"Remove {len(absent)} registered products absent from the inventory?")
+                ):
+                    removed.extend(await run.remove_absent(absent))
+            return progress
+        finally:
+            await client.aclose()
+
+    try:
+        with display:
+            progress = asyncio.run(main())
+    except KeyboardInterrupt:
+        err.print("interrupted: what was acknowledged is saved; run the same command again to resume")
+        raise typer.Exit(130) from None
+    finally:
+        if run.state is not None:
+            run.state.close()
+    onboarding.write_report(report_path, columns, rows, removed)
+    counts = {k: v for k, v in sorted(progress.counts.items())}
+    invalid = sum(1 for r in rows if r.outcome == "invalid")
+    duplicates = sum(1 for r in rows if r.outcome == "duplicate")
+    out.print(
+        f"{len(rows)} rows: "
+        + ", ".join(f"{v} {k}" for k, v in counts.items())
+        + (f", {duplicates} duplicate" if duplicates else "")
+        + (f", {len(removed)} removed" if sync else "")
+        + f"; {run.requests} requests, {run.too_many_requests} answered 429"
+    )
+    out.print(f"report: {report_path}")
+    if any(r.outcome in onboarding.FAILED for r in rows) or invalid:
+        raise typer.Exit(1)
+
+
+class _ProgressDisplay:
+    """A progress bar on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self) -> None:
+        import time as _time
+
+        self._time = _time
+        self._tty = out.is_terminal
+        self._bar: Any = None
+        self._task: Any = None
+        self._last = 0.0
+        self._started = _time.monotonic()
+
+    def __enter__(self) -> _ProgressDisplay:
+        if self._tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("onboarding"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[counts]}"),
+                TimeRemainingColumn(),
+                console=out,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+    def update(self, progress: Any) -> None:
+        counts = " ".join(f"{k}={v}" for k, v in sorted(progress.counts.items()))
+        if self._bar is not None:
+            if self._task is None:
+                self._task = self._bar.add_task("onboarding", total=progress.total, counts=counts)
+            self._bar.update(self._task, completed=progress.done, total=progress.total, counts=counts)
+            return
+        now = self._time.monotonic()
+        if now - self._last >= 5 or progress.done == progress.total:
+            from provider_products.onboarding.onboard import eta_seconds
+
+            eta = eta_seconds(progress, self._started, now)
+            eta_text = f", eta {int(eta)} s" if eta is not None else ""
+            print(f"{progress.done}/{progress.total} {counts}{eta_text}", flush=True)
+            self._last = now
+
+
+@app.command()
+def match(
+    inventory: Annotated[
+        Path, typer.Argument(help="CSV or JSON Lines with name (and active_ingredient, strength, form)")
+    ],
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Proposals CSV [default: INVENTORY.matches.csv]")
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, max=10, help="Candidates per row")] = 3,
+    catalogue_file: Annotated[
+        Path | None,
+        typer.Option("--catalogue", help="Use this catalogue export (JSON Lines) instead of the API"),
+    ] = None,
+    base_url: BaseUrl = None,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+) -> None:
+    """Propose catalogue codes for inventory rows that have names but no codes, for a person to review."""
+    from provider_products.onboarding import match as matching
+
+    try:
+        items = matching.read_inventory(inventory)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if catalogue_file is not None:
+        entries = [
+            _entry(json.loads(line))
+            for line in catalogue_file.read_text("utf-8").splitlines()
+            if line.strip()
+        ]
+    else:
+        client = _api_client(base_url, client_id, client_secret)
+
+        async def fetch() -> list[Any]:
+            try:
+                return [_entry(p.model_dump()) async for p in client.iter_products(size=200)]
+            finally:
+                await client.aclose()
+
+        entries = asyncio.run(fetch())
+    matcher = matching.Matcher(entries)
+    proposals = [matcher.candidates(item, top=top) for item in items]
+    destination = out_path or inventory.with_name(inventory.name + ".matches.csv")
+    matching.write_proposals(destination, items, proposals, top=top)
+    matched = sum(1 for p in proposals if p)
+    out.print(f"{len(items)} rows, {matched} with a proposal; review {destination}, then run onboard on it")
+
+
+def _entry(record: dict[str, Any]) -> Any:
+    from provider_products.onboarding.match import CatalogueEntry
+
+    return CatalogueEntry(
+        product_code=record["product_code"],
+        product_type=record["product_type"],
+        name=record["name"],
+        active_ingredient=record.get("active_ingredient"),
+        concentration=record.get("concentration"),
+        pharmaceutical_form=record.get("pharmaceutical_form"),
+    )

@@ -1,0 +1,163 @@
+"""Typed shapes of what the provider-products API answers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "BatchItem",
+    "BatchOutcome",
+    "BatchResult",
+    "CatalogueProduct",
+    "Medication",
+    "Page",
+    "PageMeta",
+    "ProductType",
+    "ProviderProduct",
+    "RateLimitState",
+    "Registration",
+    "ServiceProduct",
+    "ServiceType",
+    "Status",
+    "Token",
+]
+
+T = TypeVar("T")
+
+ProductType = Literal["MEDICATION", "LAB", "IMAGING", "PROCEDURE"]
+ServiceType = Literal["LAB", "IMAGING", "PROCEDURE"]
+Status = Literal["ACTIVE", "INACTIVE"]
+BatchOutcome = Literal["registered", "already_registered", "not_in_catalogue", "invalid"]
+
+
+class Token(BaseModel):
+    """An OAuth2 access token."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str = ""
+
+
+class Registration(BaseModel):
+    """A registration as answered when a product is registered."""
+
+    product_code: str
+    registered_at: datetime
+
+
+class ProviderProduct(BaseModel):
+    """A product registered by the calling provider."""
+
+    product_code: str
+    product_type: ProductType
+    name: str
+    registered_at: datetime
+
+
+class Medication(BaseModel):
+    """A medication of the global catalogue."""
+
+    product_code: str
+    product_type: Literal["MEDICATION"]
+    name: str
+    status: Status
+    active_ingredient: str | None = None
+    concentration: str | None = None
+    pharmaceutical_form: str | None = None
+    presentation: str | None = None
+    atc_code: str | None = None
+
+
+class ServiceProduct(BaseModel):
+    """A lab test, imaging study or procedure of the global catalogue."""
+
+    product_code: str
+    product_type: ServiceType
+    name: str
+    status: Status
+    description: str | None = None
+    coding_system: str | None = None
+    coding_code: str | None = None
+
+
+CatalogueProduct = Annotated[Medication | ServiceProduct, Field(discriminator="product_type")]
+
+
+class PageMeta(BaseModel):
+    """Where a page sits in the whole list."""
+
+    size: int
+    number: int
+    total_elements: int
+    total_pages: int
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list."""
+
+    content: list[T]
+    page: PageMeta
+
+
+class BatchItem(BaseModel):
+    """What happened to one code of a batch registration."""
+
+    product_code: str
+    outcome: BatchOutcome
+    registered_at: datetime | None = None
+    error_code: str | None = None
+
+
+class BatchResult(BaseModel):
+    """The outcome of a batch registration, item by item and counted by outcome."""
+
+    results: list[BatchItem]
+    counts: dict[str, int]
+
+
+_POLICY_WINDOW = re.compile(r"(?:^|;)\s*w\s*=\s*(\d+)")
+_RATELIMIT_FIELD = re.compile(r"(?:^|;)\s*([qrt])\s*=\s*(\d+)")
+
+
+class RateLimitState(BaseModel):
+    """The client's rate-limit budget as the latest response advertised it."""
+
+    limit: int
+    remaining: int
+    reset_after: int
+    window: int | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitState | None:
+        """Parse ``X-RateLimit-*`` (or the IETF ``RateLimit``) and ``RateLimit-Policy`` headers."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        policy = lowered.get("ratelimit-policy", "")
+        window_match = _POLICY_WINDOW.search(policy)
+        window = int(window_match.group(1)) if window_match else None
+        limit = _int(lowered.get("x-ratelimit-limit"))
+        remaining = _int(lowered.get("x-ratelimit-remaining"))
+        reset_after = _int(lowered.get("x-ratelimit-reset"))
+        if limit is None or remaining is None or reset_after is None:
+            # Servers that only speak the IETF draft give the same numbers as q, r and t.
+            fields = dict(
+                _RATELIMIT_FIELD.findall(policy) + _RATELIMIT_FIELD.findall(lowered.get("ratelimit", ""))
+            )
+            limit = limit if limit is not None else _int(fields.get("q"))
+            remaining = remaining if remaining is not None else _int(fields.get("r"))
+            reset_after = reset_after if reset_after is not None else _int(fields.get("t"))
+        if limit is None or remaining is None or reset_after is None:
+            return None
+        return cls(limit=limit, remaining=remaining, reset_after=reset_after, window=window)
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() else None

@@ -1,0 +1,241 @@
+"""The ``onboard`` command against a real server: outcomes, pacing, resume, dry run, sync."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from provider_products.catalogue import importer
+from provider_products.client.models import RateLimitState
+from provider_products.onboarding.onboard import Pacer
+from tests.conftest import FakeClock
+from tests.servers import CLI, Server, clean_env, start_server
+
+pytestmark = pytest.mark.slow
+
+SANDBOX = importer.parse(importer.sandbox_catalogue(), "jsonl")
+ACTIVE = [e.product_code for e in SANDBOX if e.status == "ACTIVE"]
+INACTIVE = [e.product_code for e in SANDBOX if e.status == "INACTIVE"]
+PRODUCTS = "/arc/v1/providers/products"
+
+
+def _credentials(server: Server) -> tuple[str, str]:
+    client_id = re.search(r"client_id:\s+(\S+)", server.stdout)
+    secret = re.search(r"client_secret:\s+(\S+)", server.stdout)
+    assert client_id, server.stdout
+    assert secret, server.stdout
+    return client_id.group(1), secret.group(1)
+
+
+@pytest.fixture
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A sandbox server with the rate limit the test asks for (default 600/minute)."""
+    rate = getattr(request, "param", "600/minute")
+    env = clean_env(database_url=f"sqlite:///{tmp_path / 'server.db'}", rate_limit=rate)
+    started = start_server(tmp_path, env, "server", "--access-log")
+    yield started
+    started.stop()
+
+
+def _access_log(server: Server) -> str:
+    """Uvicorn's access log (one line per request, on stdout with --access-log)."""
+    return server.stdout
+
+
+def _onboard(server: Server, tmp_path: Path, inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    client_id, secret = _credentials(server)
+    env = clean_env(base_url=server.base_url, client_id=client_id, client_secret=secret)
+    return subprocess.run(
+        [str(CLI), "onboard", str(inventory), *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _registered(server: Server) -> set[str]:
+    client_id, secret = _credentials(server)
+    token = httpx.post(
+        f"{server.base_url}/v1/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    ).json()["access_token"]
+    codes: set[str] = set()
+    page = 0
+    while True:
+        body = httpx.get(
+            f"{server.base_url}{PRODUCTS}",
+            params={"size": 200, "page": page},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        codes |= {i["product_code"] for i in body["content"]}
+        page += 1
+        if page >= body["page"]["total_pages"]:
+            return codes
+
+
+def _inventory(path: Path, codes: list[str]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sku", "product_code", "stock"])
+        for n, code in enumerate(codes):
+            writer.writerow([f"SKU-{n}", code, str(n)])
+    return path
+
+
+def _report(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_onboard_registers_missing_codes_and_reports_every_row(server: Server, tmp_path: Path) -> None:
+    codes = ["med-042", "LAB-HEMO", "NOT-A-CODE-1", "bad code", INACTIVE[0], "MED-042", *ACTIVE[:30]]
+    inventory = _inventory(tmp_path / "inv.csv", codes)
+    result = _onboard(server, tmp_path, inventory)
+    assert result.returncode == 1, result.stderr  # some rows failed
+    rows = _report(tmp_path / "inv.csv.report.csv")
+    assert [r["sku"] for r in rows] == [f"SKU-{n}" for n in range(len(codes))]
+    outcomes = {r["product_code"]: (r["outcome"], r["error_code"]) for r in rows}
+    assert outcomes["med-042"] == ("registered", "")
+    assert outcomes["NOT-A-CODE-1"] == ("not_in_catalogue", "071-101")
+    assert outcomes["bad code"] == ("invalid", "071-105")
+    assert outcomes[INACTIVE[0]] == ("not_in_catalogue", "071-101")
+    assert rows[5]["outcome"] == "duplicate"
+    assert _registered(server) == {"MED-042", "LAB-HEMO", *ACTIVE[:30]}
+    assert "0 answered 429" in result.stdout
+
+
+def test_onboard_rerun_sends_nothing_new_and_keeps_outcomes(server: Server, tmp_path: Path) -> None:
+    inventory = _inventory(tmp_path / "inv.csv", [*ACTIVE[:20], "NOPE-1"])
+    first = _onboard(server, tmp_path, inventory)
+    posts_before = _access_log(server).count('"POST /arc/')
+    assert posts_before >= 1
+    second = _onboard(server, tmp_path, inventory)
+    assert first.returncode == second.returncode == 1
+    assert _access_log(server).count('"POST /arc/') == posts_before
+    assert {r["outcome"] for r in _report(tmp_path / "inv.csv.report.csv")} == {
+        "registered",
+        "not_in_catalogue",
+    }
+
+
+@pytest.mark.parametrize("server", ["40/3 seconds"], indirect=True)
+def test_onboard_single_calls_pace_to_the_limit_without_429(server: Server, tmp_path: Path) -> None:
+    inventory = _inventory(tmp_path / "inv.csv", ACTIVE[:100])
+    result = _onboard(server, tmp_path, inventory, "--no-batch")
+    assert result.returncode == 0, result.stderr
+    assert "0 answered 429" in result.stdout
+    assert '" 429' not in _access_log(server)
+    assert _access_log(server).count('POST /arc/v1/providers/products HTTP/1.1" 201') == 100
+    assert _registered(server) == set(ACTIVE[:100])
+
+
+@pytest.mark.parametrize("server", ["10/1 second"], indirect=True)
+def test_onboard_killed_midway_resumes_without_resending_acknowledged_codes(
+    server: Server, tmp_path: Path
+) -> None:
+    missing = [f"NOPE-{n}" for n in range(10)]
+    inventory = _inventory(tmp_path / "inv.csv", [*missing, *ACTIVE[:60]])
+    state = tmp_path / "inv.csv.onboard-state.jsonl"
+    client_id, secret = _credentials(server)
+    env = clean_env(base_url=server.base_url, client_id=client_id, client_secret=secret)
+    process = subprocess.Popen(
+        [str(CLI), "onboard", str(inventory), "--no-batch", "--concurrency", "1"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not state.exists() or len(state.read_text().splitlines()) < 25):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    acknowledged = [json.loads(line)["code"] for line in state.read_text().splitlines()]
+    assert 25 <= len(acknowledged) < 70
+    log_before = _access_log(server)
+    assert log_before.count('POST /arc/v1/providers/products HTTP/1.1" 404') == 10
+    result = _onboard(server, tmp_path, inventory, "--no-batch", "--concurrency", "1")
+    log_after = _access_log(server)[len(log_before) :]
+    assert result.returncode == 1  # the ten NOPE codes
+    # The acknowledged 404s are not sent again; at most the one code in flight at the kill is.
+    assert log_after.count('POST /arc/v1/providers/products HTTP/1.1" 404') == 0
+    assert log_after.count('POST /arc/v1/providers/products HTTP/1.1" 409') <= 1
+    # Every code not acknowledged is sent once, except one that was registered but not yet
+    # acknowledged when the process was killed: the resumed run finds it in the provider's list.
+    unacknowledged = 60 - (len(acknowledged) - 10)
+    created = log_after.count('POST /arc/v1/providers/products HTTP/1.1" 201')
+    assert unacknowledged - 1 <= created <= unacknowledged
+    assert _registered(server) == set(ACTIVE[:60])
+    outcomes = {r["product_code"]: r["outcome"] for r in _report(tmp_path / "inv.csv.report.csv")}
+    assert all(outcomes[c] == "not_in_catalogue" for c in missing)
+    assert all(outcomes[c] in ("registered", "already_registered") for c in ACTIVE[:60])
+
+
+def test_onboard_dry_run_registers_nothing(server: Server, tmp_path: Path) -> None:
+    inventory = _inventory(tmp_path / "inv.csv", [*ACTIVE[:5], "NOPE-1"])
+    result = _onboard(server, tmp_path, inventory, "--dry-run")
+    assert result.returncode == 1
+    outcomes = [r["outcome"] for r in _report(tmp_path / "inv.csv.report.csv")]
+    assert outcomes == ["would_register"] * 5 + ["not_in_catalogue"]
+    assert _registered(server) == set()
+
+
+def test_onboard_sync_removes_codes_absent_from_inventory(server: Server, tmp_path: Path) -> None:
+    _onboard(server, tmp_path, _inventory(tmp_path / "first.csv", ACTIVE[:10]))
+    result = _onboard(server, tmp_path, _inventory(tmp_path / "second.csv", ACTIVE[5:12]), "--sync", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert _registered(server) == set(ACTIVE[5:12])
+    removed = [
+        r["product_code"] for r in _report(tmp_path / "second.csv.report.csv") if r["outcome"] == "removed"
+    ]
+    assert sorted(removed) == sorted(ACTIVE[:5])
+
+
+def test_onboard_without_product_code_column_exits_2(server: Server, tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.csv"
+    inventory.write_text("sku,name\n1,Paracetamol\n", encoding="utf-8")
+    result = _onboard(server, tmp_path, inventory)
+    assert result.returncode == 2
+    assert "product_code" in result.stderr
+
+
+def test_pacer_never_exceeds_the_window_and_respects_earlier_use() -> None:
+    clock = FakeClock()
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    pacer = Pacer(clock=clock, sleep=sleep)
+    sends: list[float] = []
+
+    async def scenario() -> None:
+        await pacer.acquire()
+        sends.append(clock.now)
+        # The server says 4 of 10 remain after our first request: 5 were used by someone else.
+        pacer.observe(RateLimitState(limit=10, remaining=4, reset_after=4, window=10))
+        for _ in range(40):
+            await pacer.acquire()
+            sends.append(clock.now)
+            clock.advance(0.01)
+
+    asyncio.run(scenario())
+    assert len(sends) == 41
+    # Only four more fit before the oldest of the others' requests leaves the window.
+    assert sum(1 for t in sends if t < sends[0] + 4) == 5
+    # And ours never exceed the limit in any window.
+    for start in sends:
+        assert sum(1 for t in sends if start <= t < start + 10) <= 10
