@@ -11,7 +11,7 @@ import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from provider_products import __doc__ as package_doc
@@ -23,6 +23,7 @@ from provider_products.downstream.routes import router as downstream_router
 from provider_products.errors import install_error_handlers
 from provider_products.idempotency.middleware import IdempotencyMiddleware
 from provider_products.middleware import EdgeMiddleware
+from provider_products.observability import POOL_IN_USE, POOL_SIZE, configure_logging, metrics_payload
 from provider_products.ratelimit.base import RateLimiter
 from provider_products.registry.routes import router as registry_router
 from provider_products.runtime import Runtime, runtime
@@ -43,6 +44,11 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
     """Build the application for ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings()
     rt = Runtime.build(settings, limiter)
+    configure_logging(
+        settings.log_format
+        if settings.log_format != "auto"
+        else ("json" if settings.environment == "production" else "text")
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -81,6 +87,14 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
             swagger_css_url="/static/docs/swagger-ui.css",
             swagger_favicon_url="/static/docs/favicon.png",
         )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        size, in_use = rt.database.pool_status()
+        POOL_SIZE.set(size)
+        POOL_IN_USE.set(in_use)
+        payload, content_type = metrics_payload()
+        return Response(payload, media_type=content_type)
 
     @app.get("/healthz", tags=["Health"], operation_id="liveness")
     async def healthz() -> dict[str, str]:

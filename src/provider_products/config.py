@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     cors_origins: list[str] = Field(default_factory=list)
     log_format: Literal["auto", "json", "text"] = "auto"
+    log_requests: bool = True
     seed_sandbox: bool = True
 
     @field_validator("rate_limit", "token_rate_limit")

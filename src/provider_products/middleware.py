@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from typing import Any
 
@@ -23,6 +24,7 @@ from provider_products.errors import (
     ServiceError,
     envelope,
 )
+from provider_products.observability import LATENCY, RATE_LIMITED, REQUESTS
 from provider_products.runtime import Runtime
 
 logger = logging.getLogger("provider_products.request")
@@ -71,15 +73,17 @@ class EdgeMiddleware:
         state["request_id"] = request_id
         extra_headers: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
         started = False
+        status = 0
+        began = time.perf_counter()
         limit = self.runtime.settings.max_body_bytes
         received = 0
         too_large = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if too_large and not started:
                 # The application turned the aborted body read into an error of its own; answer 413.
-                started = True
+                started, status = True, 413
                 await _send_error(
                     BodyTooLarge(additional_information={"max_bytes": limit}), extra_headers, send
                 )
@@ -87,7 +91,7 @@ class EdgeMiddleware:
             if too_large:
                 return
             if message["type"] == "http.response.start":
-                started = True
+                started, status = True, message["status"]
                 message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
@@ -112,24 +116,50 @@ class EdgeMiddleware:
                 )
                 extra_headers.extend((k.lower().encode(), v.encode()) for k, v in decision.headers().items())
                 if not decision.allowed:
+                    RATE_LIMITED.labels("api").inc()
                     raise RateLimited(decision.reset_after, {})
                 state["caller"] = caller
             await self.app(scope, limited_receive, send_with_headers)
         except _BodyTooLarge:
             if not started:
-                await _send_error(
-                    BodyTooLarge(additional_information={"max_bytes": limit}), extra_headers, send
-                )
+                status = 413
+                too_large_error = BodyTooLarge(additional_information={"max_bytes": limit})
+                await _send_error(too_large_error, extra_headers, send)
         except ServiceError as exc:
             if started:
                 raise
+            status = exc.status_code
             await _send_error(exc, extra_headers, send)
         except Exception:
-            logger.exception("unhandled error", extra={"request_id": request_id, "path": scope["path"]})
+            context = {"request_id": request_id, "path": scope["path"]}
+            logger.exception("unhandled error", extra={"context": context})
             if started:
                 raise
+            status = 500
             failure = ServiceError(additional_information={"request_id": request_id})
             await _send_error(failure, extra_headers, send)
+        finally:
+            self._observe(scope, state, status, time.perf_counter() - began)
+
+    def _observe(self, scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
+        """Count and time the request, and log one line with who made it."""
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        REQUESTS.labels(scope["method"], template, str(status)).inc()
+        LATENCY.labels(scope["method"], template).observe(seconds)
+        if not self.runtime.settings.log_requests:
+            return
+        caller = state.get("caller")
+        context = {
+            "request_id": state.get("request_id"),
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "client_id": getattr(caller, "client_id", None),
+            "provider": getattr(caller, "provider_slug", None),
+        }
+        logger.info("request", extra={"context": context})
 
     async def _authenticate(self, scope: Scope) -> tuple[Caller, tuple[int, int]]:
         """Resolve the bearer token to its caller and that client's rate limit, or raise 401."""

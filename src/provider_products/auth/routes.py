@@ -16,6 +16,7 @@ from provider_products.auth import repository as auth_repository
 from provider_products.auth import security
 from provider_products.auth import service as auth_service
 from provider_products.errors import ErrorBody, RateLimited
+from provider_products.observability import RATE_LIMITED
 from provider_products.runtime import runtime
 
 router = APIRouter(tags=["OAuth2"])
@@ -167,5 +168,6 @@ async def _count_token_request(request: Request, client_id: str) -> dict[str, st
     limit, window = rt.token_rate
     decision = await rt.limiter.hit(key, limit=limit, window=window)
     if not decision.allowed:
+        RATE_LIMITED.labels("token").inc()
         raise RateLimited(decision.reset_after, decision.headers())
     return decision.headers()

@@ -151,6 +151,11 @@ class Database:
             return False
         return True
 
+    def pool_status(self) -> tuple[int, int]:
+        """Return ``(pool size, connections checked out)``."""
+        pool: Any = (self._sync_engine or self.async_engine.sync_engine).pool
+        return int(pool.size()), int(pool.checkedout())
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         if self._sync_engine is not None:

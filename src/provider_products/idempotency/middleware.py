@@ -91,11 +91,18 @@ class IdempotencyMiddleware:
             except IntegrityError:
                 continue  # another process claimed it between our read and our insert
             if row.request_hash != digest:
-                raise IdempotencyConflict("This Idempotency-Key was used with a different request")
+                raise IdempotencyConflict(
+                    "This Idempotency-Key was used with a different request",
+                    additional_information={"reason": "different_request"},
+                )
             if row.status_code is not None:
                 return False, row
             if asyncio.get_running_loop().time() > deadline:
-                raise IdempotencyConflict("A request with this Idempotency-Key is still in progress")
+                raise IdempotencyConflict(
+                    "A request with this Idempotency-Key is still in progress",
+                    additional_information={"reason": "in_progress"},
+                    headers={"Retry-After": "1"},
+                )
             await asyncio.sleep(0.05)
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, body: bytes, row_id: int) -> None:

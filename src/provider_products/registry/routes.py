@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from provider_products.auth.dependencies import Caller, require_scopes
 from provider_products.catalogue.schemas import ProductType
 from provider_products.errors import AUTHENTICATED, responses
+from provider_products.observability import REGISTRY_CHANGES
 from provider_products.pagination import Page, PageParams, link_header, page_params
 from provider_products.registry import service as registry_service
 from provider_products.registry.schemas import (
@@ -56,6 +57,7 @@ async def register_product(
             conn, provider_id=caller.provider_id, code=body.product_code
         )
     response.headers["Location"] = f"/arc/v1/providers/products/{registration.product_code}"
+    REGISTRY_CHANGES.labels("registered").inc()
     return registration
 
 
@@ -71,9 +73,11 @@ async def register_products_batch(request: Request, body: BatchCreate, caller: W
     `invalid` (071-105); the request counts once against the rate limit.
     """
     async with database(request).transaction(write=True) as conn:
-        return await registry_service.register_batch(
+        result = await registry_service.register_batch(
             conn, provider_id=caller.provider_id, codes=body.product_codes
         )
+    REGISTRY_CHANGES.labels("registered").inc(result.counts["registered"])
+    return result
 
 
 @router.post(
@@ -158,4 +162,5 @@ async def delete_provider_product(request: Request, product_code: CodeParam, cal
     """Remove a registration: its period is closed, never erased, and records citing it stay valid."""
     async with database(request).transaction(write=True) as conn:
         await registry_service.remove(conn, provider_id=caller.provider_id, code=product_code)
+    REGISTRY_CHANGES.labels("removed").inc()
     return Response(status_code=204)
