@@ -293,6 +293,7 @@ def test_write_proposals_columns_and_values(matcher: Matcher, tmp_path: Path) ->
         "qty",
         "product_code",
         "score",
+        "candidate_code",
         "candidate_name",
         "alternative_2_code",
         "alternative_2_name",
@@ -305,10 +306,12 @@ def test_write_proposals_columns_and_values(matcher: Matcher, tmp_path: Path) ->
     assert (first["sku"], first["name"], first["qty"]) == ("A1", "ACETAMINOFEN 500MG TAB X 100", "10")
     assert first["product_code"] == code("Acetaminofén 500 mg Tableta")
     assert first["candidate_name"] == "Acetaminofén 500 mg Tableta"
+    assert first["candidate_code"] == first["product_code"]
     assert float(first["score"]) >= ACCEPT_SCORE
     assert first["alternative_2_code"]
     assert float(first["alternative_2_score"]) <= float(first["score"])
     assert nonsense["product_code"] == ""
+    assert nonsense["candidate_code"] != "" or nonsense["score"] == ""
     assert nonsense["qty"] == "1"
     assert lab["product_code"] == code("Hemograma completo")
 
@@ -318,11 +321,11 @@ def test_write_proposals_top_one_and_short_lists(tmp_path: Path) -> None:
     out = tmp_path / "p.csv"
     write_proposals(out, items, [[Candidate("X-1", "Algo", 91.25)]], top=1)
     assert out.read_text("utf-8").splitlines() == [
-        "name,qty,product_code,score,candidate_name",
-        "Algo,1,X-1,91.2,Algo",
+        "name,qty,product_code,score,candidate_code,candidate_name",
+        "Algo,1,X-1,91.2,X-1,Algo",
     ]
     write_proposals(out, items, [[Candidate("X-1", "Algo", 91.0)]], top=2)
-    assert out.read_text("utf-8").splitlines()[1] == "Algo,1,X-1,91.0,Algo,,,"
+    assert out.read_text("utf-8").splitlines()[1] == "Algo,1,X-1,91.0,X-1,Algo,,,"
     with pytest.raises(ValueError, match="1 items but 0 proposal lists"):
         write_proposals(out, items, [], top=1)
 
@@ -334,5 +337,5 @@ def test_write_proposals_keeps_a_clashing_inventory_column(tmp_path: Path) -> No
     out = tmp_path / "p.csv"
     write_proposals(out, items, [[Candidate("MED-1", "Acetaminofén 500 mg Tableta", 100.0)]], top=1)
     header, row = out.read_text("utf-8").splitlines()
-    assert header == "inventory_product_code,name,product_code,score,candidate_name"
-    assert row == "OLD-1,Acetaminofén 500 mg Tableta,MED-1,100.0,Acetaminofén 500 mg Tableta"
+    assert header == "inventory_product_code,name,product_code,score,candidate_code,candidate_name"
+    assert row == "OLD-1,Acetaminofén 500 mg Tableta,MED-1,100.0,MED-1,Acetaminofén 500 mg Tableta"

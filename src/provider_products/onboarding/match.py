@@ -46,7 +46,7 @@ AMBIGUOUS_MARGIN = 1.0
 # Candidates below this are not worth a reviewer's time.
 MIN_CANDIDATE_SCORE = 35.0
 
-OUTPUT_COLUMNS = ("product_code", "score", "candidate_name")
+OUTPUT_COLUMNS = ("product_code", "score", "candidate_code", "candidate_name")
 KNOWN_COLUMNS = ("name", "active_ingredient", "strength", "form")
 
 # Entries scored in full per row, after the index has ranked them by shared words.
@@ -1026,11 +1026,12 @@ def write_proposals(
         row = [_value(item, c) or "" for c in originals]
         best = candidates[0] if candidates else None
         if best is None:
-            row.extend(("", "", ""))
+            row.extend(("", "", "", ""))
         else:
+            # The best candidate stays visible even when it is not confident enough to fill product_code.
             chosen = accepted(candidates, accept_score=accept_score)
             code = chosen.product_code if chosen is not None else ""
-            row.extend((code, f"{best.score:.1f}", best.name))
+            row.extend((code, f"{best.score:.1f}", best.product_code, best.name))
         for rank in range(2, top + 1):
             if rank <= len(candidates):
                 other = candidates[rank - 1]
