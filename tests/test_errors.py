@@ -105,6 +105,16 @@ async def test_openapi_lists_every_operation_with_error_responses(http: httpx.As
         "listProducts": {"422", "401", "429"},
         "getProduct": {"404", "401", "429"},
         "issueToken": {"400", "401", "429"},
+        "registerProviderProductsBatch": {"422", "401", "403", "429"},
+        "listProviderProductHistory": {"404", "401", "403", "429"},
+        "validateProviderProducts": {"422", "401", "403", "429"},
+        "createAuthorizationRequest": {"422", "401", "403", "429"},
+        "completeAuthorizationRequest": {"404", "401", "403", "429"},
+        "getAuthorizationRequest": {"404", "401", "403", "429"},
+        "createPrescription": {"422", "401", "403", "429"},
+        "getPrescription": {"404", "401", "403", "429"},
+        "createOutpatientCareClaim": {"422", "401", "403", "429"},
+        "getOutpatientCareClaim": {"404", "401", "403", "429"},
     }
     for operation_id, statuses in expected.items():
         assert operation_id in operations
