@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     environment: Literal["sandbox", "production"] = "sandbox"
     database_url: str = "sqlite:///./provider-products.db"
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
+    db_pool_size: int = Field(default=20, ge=1, le=500)
 
     jwt_secret: str = SANDBOX_JWT_SECRET
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"

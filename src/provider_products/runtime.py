@@ -36,7 +36,11 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, limiter: RateLimiter | None = None) -> Runtime:
         """Build the runtime for ``settings``; no connection is opened yet."""
-        database = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        database = Database(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.db_pool_size,
+        )
         if limiter is None:
             limiter = (
                 RedisRateLimiter.from_url(settings.redis_url, failure_mode=settings.rate_limit_failure_mode)

@@ -12,12 +12,13 @@ a posting list holds the numbers of the entries that contain a word, so that
   contiguous range of names that start with the query, with no sort at query time.
 
 Imports bump ``catalogue_revision``; a process that sees a new revision builds a new snapshot in
-a worker thread and swaps it in, serving the old one meanwhile.
+the background (the build itself in a worker thread) and swaps it in, serving the old one meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from array import array
@@ -140,27 +141,44 @@ class SearchIndex:
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def current(self) -> Snapshot:
-        """Return a snapshot no older than the refresh interval (building the first one if needed)."""
+        """Return the current snapshot; refresh it when the catalogue's revision has changed.
+
+        Once a snapshot exists, a stale one is refreshed in the background while searches go on
+        answering from it (with a refresh interval of 0, as in tests, the refresh is waited for).
+        """
         snapshot = self._snapshot
-        now = time.monotonic()
-        if snapshot is not None and now - self._checked_at < self._refresh_seconds:
+        if snapshot is not None and time.monotonic() - self._checked_at < self._refresh_seconds:
             return snapshot
+        if snapshot is not None and self._refresh_seconds > 0:
+            if self._refreshing is None or self._refreshing.done():
+                self._refreshing = asyncio.create_task(self._refresh_quietly())
+            return snapshot
+        return await self._refresh()
+
+    async def _refresh(self) -> Snapshot:
         async with self._lock:
             if self._snapshot is not None and time.monotonic() - self._checked_at < self._refresh_seconds:
                 return self._snapshot
             async with self._database.transaction() as conn:
                 revision = await repository.revision(conn)
-                if self._snapshot is None or self._snapshot.revision != revision:
-                    rows = await repository.index_rows(conn)
-                else:
-                    rows = None
+                stale = self._snapshot is None or self._snapshot.revision != revision
+                rows = await repository.index_rows(conn) if stale else None
             if rows is not None:
                 self._snapshot = await anyio.to_thread.run_sync(Snapshot, revision, rows)
+                # Keep the snapshot's millions of objects out of every later cyclic-GC pass.
+                gc.freeze()
             self._checked_at = time.monotonic()
             assert self._snapshot is not None
             return self._snapshot
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self._refresh()
+        except Exception:  # the next search tries again; meanwhile the old snapshot serves
+            logger.warning("search index refresh failed", exc_info=True)
 
     async def warm_up(self) -> None:
         """Build the first snapshot ahead of the first search; a failure is left for that search."""

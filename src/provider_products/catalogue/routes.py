@@ -44,9 +44,11 @@ async def list_medications(
     query: QueryParam = None,
 ) -> Page[CatalogueProductRead]:
     """List the global medication catalogue, searched by ``query`` and paginated."""
+    # The snapshot first: a search must never wait for the index while holding a connection.
+    snapshot = await runtime(request).search_index.current()
     async with database(request).transaction() as conn:
         page = await catalogue_service.list_products(
-            conn, runtime(request).search_index, product_type="MEDICATION", query=query, params=params
+            conn, snapshot, product_type="MEDICATION", query=query, params=params
         )
     response.headers["Link"] = link_header(request, page.page) or ""
     return page
@@ -79,9 +81,10 @@ async def list_products(
     query: QueryParam = None,
 ) -> Page[CatalogueProductRead]:
     """List the global catalogue of every product type, filtered by ``product_type`` and ``query``."""
+    snapshot = await runtime(request).search_index.current()
     async with database(request).transaction() as conn:
         page = await catalogue_service.list_products(
-            conn, runtime(request).search_index, product_type=product_type, query=query, params=params
+            conn, snapshot, product_type=product_type, query=query, params=params
         )
     response.headers["Link"] = link_header(request, page.page) or ""
     return page

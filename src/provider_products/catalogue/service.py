@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from provider_products.catalogue import repository, text
-from provider_products.catalogue.index import SearchIndex
+from provider_products.catalogue.index import Snapshot
 from provider_products.catalogue.schemas import (
     CatalogueProductRead,
     MedicationRead,
@@ -80,7 +80,7 @@ def to_read(row: Row[Any]) -> CatalogueProductRead:
 
 async def list_products(
     conn: Connection,
-    index: SearchIndex,
+    snapshot: Snapshot,
     *,
     product_type: str | None,
     query: str | None,
@@ -90,7 +90,6 @@ async def list_products(
     parsed = SearchQuery.parse(query)
     if parsed is not None and not parsed.words:
         return make_page([], 0, params)
-    snapshot = await index.current()
     if parsed is None:
         total = snapshot.count(product_type)
         rows = await repository.list_by_code(

@@ -94,7 +94,9 @@ class Database:
             self._async_engine = create_async_engine(
                 self.url,
                 pool_size=pool_size,
-                max_overflow=pool_size,
+                # A small overflow: a pool that holds the usual concurrency avoids opening and
+                # closing connections under load.
+                max_overflow=max(2, pool_size // 4),
                 pool_pre_ping=True,
                 pool_timeout=5,
                 connect_args={"timeout": 3, "command_timeout": 15},
