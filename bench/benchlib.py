@@ -6,6 +6,7 @@ always stopped by the process id this module started, also on Ctrl-C or SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -120,16 +121,57 @@ def exit_cleanly_on_sigterm() -> None:
     signal.signal(signal.SIGHUP, _raise_system_exit)
 
 
-class Server:
-    """One ``provider-products serve`` process on a free loopback port, stopped on exit."""
+def _proc_status(pid: int, field: str) -> float:
+    """Return a ``kB`` field of ``/proc/<pid>/status`` (VmRSS, VmHWM) in MiB, NaN if unreadable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return math.nan
 
-    def __init__(self, env: dict[str, str], log_path: Path, ready_timeout: float = 60.0) -> None:
+
+def descendants(pid: int) -> list[int]:
+    """Return the process ids of every descendant of ``pid`` (uvicorn's worker processes)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                children = [int(c) for c in task.read_text().split()]
+            except OSError:
+                continue
+            found.extend(children)
+            todo.extend(children)
+    return found
+
+
+class Server:
+    """One ``provider-products serve`` process (and its workers) on a free loopback port, stopped on exit.
+
+    ``spawned_at`` and ``ready_at`` are ``time.perf_counter()`` readings: when the process was started
+    and when ``/healthz`` first answered 200.
+    """
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        ready_timeout: float = 60.0,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.env = env
         self.log_path = log_path
         self.ready_timeout = ready_timeout
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.base_url = f"http://{HOST}:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.spawned_at = math.nan
+        self.ready_at = math.nan
+        self._known_children: set[int] = set()
 
     def __enter__(self) -> Server:
         self.start()
@@ -143,8 +185,9 @@ class Server:
     def start(self) -> None:
         """Start the server and wait until ``/healthz`` answers 200 (or fail with the log's tail)."""
         with self.log_path.open("wb") as log:
+            self.spawned_at = time.perf_counter()
             self.proc = subprocess.Popen(
-                [cli_path(), "serve", "--host", HOST, "--port", str(self.port)],
+                [cli_path(), "serve", "--host", HOST, "--port", str(self.port), *self.extra_args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -157,6 +200,8 @@ class Server:
                     raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
                 try:
                     if client.get(f"{self.base_url}/healthz").status_code == 200:
+                        self.ready_at = time.perf_counter()
+                        self._known_children.update(descendants(self.proc.pid))
                         return
                 except httpx.TransportError:
                     pass
@@ -165,15 +210,21 @@ class Server:
         raise RuntimeError(f"server not ready within {self.ready_timeout:.0f}s:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        """Stop the server by its pid: SIGTERM, then SIGKILL after 10 seconds."""
-        if self.proc is None or self.proc.poll() is not None:
+        """Stop the server by its pid: SIGTERM, then SIGKILL after 10 seconds; then any worker left."""
+        if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self._known_children.update(descendants(self.proc.pid))
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        for child in self._known_children:  # workers are normally stopped by uvicorn's supervisor
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
+        self._known_children.clear()
 
     @property
     def pid(self) -> int:
@@ -181,18 +232,48 @@ class Server:
         assert self.proc is not None
         return self.proc.pid
 
+    def pids(self) -> list[int]:
+        """The server's process and its live descendants (uvicorn workers with ``--workers N``)."""
+        children = descendants(self.pid)
+        self._known_children.update(children)
+        return [self.pid, *children]
+
     def cpu_seconds(self) -> float:
-        """Return the CPU time (user + system) the server process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        """Return the CPU time (user + system) the server and its workers have used so far."""
         ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        total = 0.0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
 
     def rss_mib(self) -> float:
-        """Return the server's resident memory in MiB."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return math.nan
+        """Return the server's resident memory in MiB (its own process only)."""
+        return _proc_status(self.pid, "VmRSS")
+
+    def worker_pids(self) -> list[int]:
+        """The processes serving requests: uvicorn's workers (not multiprocessing's resource tracker),
+        or the server process itself when it runs one worker."""
+        workers = []
+        for pid in descendants(self.pid):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"resource_tracker" not in cmdline:
+                workers.append(pid)
+        return workers or [self.pid]
+
+    def worker_rss_mib(self) -> list[float]:
+        """Resident memory (MiB) of every process serving requests."""
+        return [_proc_status(pid, "VmRSS") for pid in self.worker_pids()]
+
+    def worker_peak_rss_mib(self) -> list[float]:
+        """Peak resident memory (VmHWM, MiB) of every process serving requests."""
+        return [_proc_status(pid, "VmHWM") for pid in self.worker_pids()]
 
     def log_tail(self, lines: int = 30) -> str:
         """Return the last lines of the server's log."""

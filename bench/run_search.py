@@ -100,9 +100,24 @@ def measure_size(args: argparse.Namespace, size: int, work: Path) -> dict[str, A
     errors: dict[str, int] = {}
     rng = random.Random(args.seed + size)
     with benchlib.Server(env, work / f"server-{size}.log") as server:
+        # The server builds its search index in the background from start-up; the first search
+        # waits for it. Time it from the process start, and take the RSS before and after.
+        rss_ready = server.rss_mib()
         token = benchlib.get_token(server.base_url, credentials)
         headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+            first = next(c for c in CASES if c.query is not None)
+            first_ms, response = _get(client, first)
+            first_answered = time.perf_counter()
+            if response.status_code != 200:
+                raise RuntimeError(f"{first.label}: {response.status_code} {response.text}")
+            startup = {
+                "ready_s": server.ready_at - server.spawned_at,
+                "first_search_answered_s": first_answered - server.spawned_at,
+                "first_search_ms": first_ms,
+                "rss_mib_at_ready": rss_ready,
+                "rss_mib_after_first_search": server.rss_mib(),
+            }
             for case in CASES:
                 _, response = _get(client, case)
                 if response.status_code != 200:
@@ -125,6 +140,8 @@ def measure_size(args: argparse.Namespace, size: int, work: Path) -> dict[str, A
                     samples[case].append(elapsed)
                 rounds += 1
         rss = server.rss_mib()
+        startup["rss_mib_at_end"] = rss
+        startup["peak_rss_mib"] = server.worker_peak_rss_mib()[0]
     if rounds < args.requests:
         print(f"[{size}] stopped after {rounds} rounds (--max-seconds {args.max_seconds})", file=sys.stderr)
 
@@ -144,6 +161,7 @@ def measure_size(args: argparse.Namespace, size: int, work: Path) -> dict[str, A
         "rounds": rounds,
         "errors": errors,
         "server_rss_mib_at_end": rss,
+        "startup": startup,
         "by_kind": by_kind,
         "by_query": [
             {"kind": c.kind, "path": c.path, "query": c.query, "matches": matches.get(c), **stats(samples[c])}
@@ -187,6 +205,37 @@ def render(data: dict[str, Any]) -> str:
         benchlib.md_table(header, rows),
         "\nPer request (matches = `total_elements` of the answer):\n",
         benchlib.md_table(query_header, query_rows),
+    ]
+    start_rows = [
+        [
+            f"{r['size']:,}",
+            f"{r['startup']['ready_s']:.2f}",
+            f"{r['startup']['first_search_answered_s']:.2f}",
+            f"{r['startup']['first_search_ms']:.0f}",
+            f"{r['startup']['rss_mib_at_ready']:.0f}",
+            f"{r['startup']['rss_mib_after_first_search']:.0f}",
+            f"{r['startup']['rss_mib_at_end']:.0f}",
+            f"{r['startup']['peak_rss_mib']:.0f}",
+        ]
+        for r in results
+        if "startup" in r
+    ]
+    lines += [
+        "\nServer start and search index (seconds from the process start; the index is built in the "
+        "background from start-up and the first search waits for it; RSS in MiB):\n",
+        benchlib.md_table(
+            [
+                "catalogue size",
+                "/healthz ready s",
+                "first search answered s",
+                "first search ms",
+                "RSS at ready",
+                "RSS after first search",
+                "RSS at end",
+                "peak RSS",
+            ],
+            start_rows,
+        ),
     ]
     target = next((r for r in results if r["size"] == TARGET_SIZE), None)
     if target is not None:

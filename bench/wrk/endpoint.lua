@@ -1,4 +1,4 @@
--- wrk script used by bench/run_http.py.
+-- wrk script used by bench/run_http.py and bench/scale_pg.py.
 --
 --   wrk ... -s bench/wrk/endpoint.lua URL -- MODE [CODES_FILE] THREADS
 --
@@ -8,6 +8,8 @@
 --   register  POST /arc/v1/providers/products {"product_code": code}, a fresh code per request: thread i
 --             of THREADS takes codes i, i+THREADS, i+2*THREADS, ... so no code is sent twice until the
 --             list is exhausted (then it wraps and the server answers 409)
+--   paths     GET each path of CODES_FILE in turn (one URL-encoded path with its query string a line),
+--             e.g. "/arc/v1/products?query=losartan%2050" or "/arc/v1/providers/products?page=66&size=15"
 -- The Bearer token comes from wrk's -H option. Every mode builds each request in Lua and counts
 -- response statuses, so the driver does the same work per request whatever the endpoint. done()
 -- prints one line "BENCH_JSON {...}" that run_http.py parses.
@@ -49,6 +51,9 @@ function request()
    if mode == "get" then
       return wrk.format("GET", "/arc/v1/providers/products/" .. code)
    end
+   if mode == "paths" then
+      return wrk.format("GET", code)
+   end
    return wrk.format("POST", "/arc/v1/providers/products", nil, '{"product_code":"' .. code .. '"}')
 end
 
@@ -73,9 +78,10 @@ function done(summary, latency, requests)
    io.write(string.format(
       'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,' ..
       '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-      '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f},"statuses":{%s}}\n',
+      '"latency_us":{"p50":%d,"p90":%d,"p95":%d,"p99":%d,"max":%d,"mean":%.1f},"statuses":{%s}}\n',
       summary.requests, summary.duration, summary.bytes,
       e.connect, e.read, e.write, e.status, e.timeout,
-      latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
+      latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99),
+      latency.max, latency.mean,
       table.concat(parts, ",")))
 end
