@@ -37,7 +37,8 @@ class _BodyTooLarge(Exception):
     pass
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
+    """Return a request header's value from an ASGI scope, or None."""
     for key, value in scope["headers"]:
         if key == name:
             return str(value.decode("latin-1"))
@@ -67,7 +68,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, b"x-request-id")
+        given = header(scope, b"x-request-id")
         request_id = given if given and _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -106,7 +107,7 @@ class EdgeMiddleware:
             return message
 
         try:
-            length = _header(scope, b"content-length")
+            length = header(scope, b"content-length")
             if length is not None and length.isdigit() and int(length) > limit:
                 raise BodyTooLarge(additional_information={"max_bytes": limit})
             if scope["path"].startswith(PROTECTED_PREFIXES):
@@ -163,7 +164,7 @@ class EdgeMiddleware:
 
     async def _authenticate(self, scope: Scope) -> tuple[Caller, tuple[int, int]]:
         """Resolve the bearer token to its caller and that client's rate limit, or raise 401."""
-        authorization = _header(scope, b"authorization")
+        authorization = header(scope, b"authorization")
         if not authorization:
             raise AuthenticationFailed("Missing bearer token")
         scheme, _, token = authorization.partition(" ")

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from provider_products.db.base import utcnow
 from provider_products.errors import IdempotencyConflict, ValidationFailed
 from provider_products.idempotency import repository
+from provider_products.middleware import header
 from provider_products.runtime import Runtime
 
 REPLAY_WINDOW = timedelta(hours=24)
@@ -40,7 +41,7 @@ class IdempotencyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         caller = scope.get("state", {}).get("caller")
         key = (
-            _header(scope, b"idempotency-key")
+            header(scope, b"idempotency-key")
             if scope["type"] == "http" and scope["method"] == "POST"
             else None
         )
@@ -171,10 +172,3 @@ async def _replay(row: Row[Any], send: Send) -> None:
     headers.append((b"idempotent-replayed", b"true"))
     await send({"type": "http.response.start", "status": row.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": row.response_body or b""})
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
