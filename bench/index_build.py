@@ -19,16 +19,15 @@ import argparse
 import asyncio
 import gc
 import math
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import benchlib
 import gen_catalogue
+from harness import OUT_DIR, admin, lifecycle, procfs, stats
+from harness.results import machine_info, md_table, publish
 
 # (label, words, product_type): what run_search.py and scale_pg.py send, as the service parses it.
 SEARCHES: list[tuple[str, list[str], str | None]] = [
@@ -38,14 +37,6 @@ SEARCHES: list[tuple[str, list[str], str | None]] = [
     ("products: med s (type-ahead, about a quarter)", ["med", "s"], None),
     ("products: tableta mg (broad)", ["tableta", "mg"], None),
 ]
-
-
-def _self_status(field: str) -> float:
-    """Return a ``kB`` field of this process's ``/proc/self/status`` in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
 
 
 def _reset_peak_rss() -> bool:
@@ -73,7 +64,7 @@ class IndexMeasurement:
             "entries": self.entries,
             "fetch_seconds": self.fetch_seconds,
             "build_seconds": self.build_seconds,
-            "build_seconds_median": benchlib.median(self.build_seconds),
+            "build_seconds_median": stats.median(self.build_seconds),
             "rss_mib": self.rss_mib,
             "searches": self.searches,
         }
@@ -99,11 +90,11 @@ def measure(database_url: str, *, repeat: int = 3, search_rounds: int = 50) -> I
     from provider_products.catalogue.index import Snapshot
 
     gc.collect()
-    rss: dict[str, float] = {"before_fetch": _self_status("VmRSS")}
+    rss: dict[str, float] = {"before_fetch": procfs.status_mib("self", "VmRSS")}
     peak_reset = _reset_peak_rss()
     revision, rows, fetch_seconds = asyncio.run(_fetch(database_url))
     gc.collect()
-    rss["after_fetch"] = _self_status("VmRSS")
+    rss["after_fetch"] = procfs.status_mib("self", "VmRSS")
     builds: list[float] = []
     snapshot: Snapshot | None = None
     for _ in range(max(1, repeat)):
@@ -114,11 +105,11 @@ def measure(database_url: str, *, repeat: int = 3, search_rounds: int = 50) -> I
         builds.append(time.perf_counter() - started)
     assert snapshot is not None
     gc.collect()
-    rss["after_build"] = _self_status("VmRSS")
+    rss["after_build"] = procfs.status_mib("self", "VmRSS")
     del rows
     gc.collect()
-    rss["index_only"] = _self_status("VmRSS")
-    rss["peak"] = _self_status("VmHWM") if peak_reset else math.nan
+    rss["index_only"] = procfs.status_mib("self", "VmRSS")
+    rss["peak"] = procfs.status_mib("self", "VmHWM") if peak_reset else math.nan
     searches = []
     for label, words, product_type in SEARCHES:
         kwargs: dict[str, Any] = {"product_type": product_type, "code_key": " ".join(words).upper()}
@@ -139,8 +130,8 @@ def measure(database_url: str, *, repeat: int = 3, search_rounds: int = 50) -> I
                 "search": label,
                 "matches": hits.total,
                 "cold_ms": cold * 1000,
-                "warm_p50_ms": benchlib.percentile(warm, 50) * 1000,
-                "warm_p95_ms": benchlib.percentile(warm, 95) * 1000,
+                "warm_p50_ms": stats.percentile(warm, 50) * 1000,
+                "warm_p95_ms": stats.percentile(warm, 95) * 1000,
                 "last_page_ms": last * 1000,
             }
         )
@@ -154,7 +145,7 @@ def render(data: dict[str, Any]) -> str:
     lines = [
         f"# Search index build ({data['machine']['date_utc']})\n",
         f"{m['entries']:,} entries from `{data['config']['database']}`.\n",
-        benchlib.md_table(
+        md_table(
             [
                 "read rows s",
                 "build s (median; each)",
@@ -176,7 +167,7 @@ def render(data: dict[str, Any]) -> str:
             ],
         ),
         "\nIn-process search on the snapshot (no HTTP, no database; page of 15):\n",
-        benchlib.md_table(
+        md_table(
             ["search", "matches", "first (cold) ms", "repeated p50 / p95 ms", "last page ms"],
             [
                 [
@@ -206,35 +197,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=3, help="snapshot builds to time (default 3)")
     parser.add_argument("--seed", type=int, default=gen_catalogue.DEFAULT_SEED, help="catalogue seed")
-    parser.add_argument("--out-dir", type=Path, default=benchlib.OUT_DIR, help="where results go (bench/out)")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where results go (bench/out)")
     args = parser.parse_args(argv)
     if args.size is not None and args.size < 1:
         parser.error("--size must be positive")
-    benchlib.exit_cleanly_on_sigterm()
-    machine = benchlib.machine_info()
-    work = Path(tempfile.mkdtemp(prefix="pp-bench-index-"))
-    try:
+    lifecycle.exit_cleanly_on_sigterm()
+    machine = machine_info()
+    with lifecycle.workdir("pp-bench-index-") as work:
         if args.size is not None:
             catalogue = work / "catalogue.jsonl"
             gen_catalogue.write(catalogue, args.size, args.seed)
-            env = benchlib.service_env(work / "index.db")
+            env = admin.sqlite_env(work / "index.db")
             print(f"importing {args.size:,} entries...", file=sys.stderr)
-            benchlib.import_catalogue(env, catalogue)
+            admin.import_catalogue(env, catalogue)
             url, label = env["PROVIDER_PRODUCTS_DATABASE_URL"], f"SQLite, generated {args.size:,}"
         else:
             url, label = args.database_url, args.database_url
         result = measure(url, repeat=args.repeat)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     data = {
         "config": {"database": label, "repeat": args.repeat},
         "machine": machine,
         "result": result.as_dict(),
     }
-    markdown = render(data)
-    json_path, md_path = benchlib.write_results("index", data, markdown, args.out_dir)
-    print(markdown)
-    print(f"results: {json_path} and {md_path}", file=sys.stderr)
+    publish("index", data, render(data), args.out_dir)
     return 0
 
 

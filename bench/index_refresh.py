@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,8 +24,10 @@ from typing import Any
 
 import httpx
 
-import benchlib
 import gen_catalogue
+from harness import OUT_DIR, admin, api, lifecycle, stats
+from harness.results import machine_info, md_table, publish
+from harness.server import Server
 
 SEARCH = ("/arc/v1/products", {"query": "losartan 50"})
 
@@ -56,18 +56,18 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Prepare, load, import in the middle, collect the samples."""
     catalogue = work / "catalogue.jsonl"
     gen_catalogue.write(catalogue, args.size, args.seed)
-    env = benchlib.service_env(work / "refresh.db")
+    env = admin.sqlite_env(work / "refresh.db")
     print(f"importing {args.size:,} entries...", file=sys.stderr)
-    benchlib.import_catalogue(env, catalogue)
-    credentials = benchlib.create_client(env, "bench-refresh")
+    admin.import_catalogue(env, catalogue)
+    credentials = admin.create_client(env, "bench-refresh")
     first = json.loads(catalogue.read_text(encoding="utf-8").splitlines()[0])
     first["name"] = f"{first['name']} (renombrado)"
     one_row = work / "one-row.jsonl"
     one_row.write_text(json.dumps(first, ensure_ascii=False) + "\n", encoding="utf-8")
     samples: dict[str, list[tuple[float, float]]] = {"search": [], "healthz": []}
     errors: list[str] = []
-    with benchlib.Server(env, work / "server.log", ready_timeout=120) as server:
-        token = benchlib.get_token(server.base_url, credentials)
+    with Server(env, work / "server.log", ready_timeout=120) as server:
+        token = api.get_token(server.base_url, credentials)
         with httpx.Client(base_url=server.base_url, timeout=120) as client:
             client.get(
                 SEARCH[0], params=SEARCH[1], headers={"Authorization": f"Bearer {token}"}
@@ -84,7 +84,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             thread.start()
         time.sleep(args.import_after)
         import_start = time.perf_counter()
-        benchlib.run_cli(["catalogue", "import", str(one_row)], env, timeout=120)
+        admin.run_cli(["catalogue", "import", str(one_row)], env, timeout=120)
         import_end = time.perf_counter()
         for thread in threads:
             thread.join(timeout=args.seconds + 180)
@@ -99,8 +99,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         after = sorted(((t - t0, d * 1000) for t, d in values if t >= import_start), key=lambda x: -x[1])
         result[kind] = {
             "requests": len(values),
-            "before_p50_ms": benchlib.percentile(before, 50),
-            "before_p99_ms": benchlib.percentile(before, 99),
+            "before_p50_ms": stats.percentile(before, 50),
+            "before_p99_ms": stats.percentile(before, 99),
             "before_max_ms": max(before, default=float("nan")),
             "after_worst": [{"at_s": a, "ms": ms} for a, ms in after[:5]],
         }
@@ -124,9 +124,7 @@ def render(data: dict[str, Any]) -> str:
             f"# Search index refresh ({data['machine']['date_utc']})\n",
             f"SQLite, {data['config']['size']:,} entries; a one-row import ran from "
             f"{r['import_s'][0]:.1f} to {r['import_s'][1]:.1f} s after the clients started.\n",
-            benchlib.md_table(
-                ["client", "requests", "before the import p50 / p99 / max ms", "worst after it"], rows
-            ),
+            md_table(["client", "requests", "before the import p50 / p99 / max ms", "worst after it"], rows),
             f"\nErrors: {r['errors'] or 'none'}.\n",
         ]
     )
@@ -139,22 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=14, help="length of the client loops (default 14)")
     parser.add_argument("--import-after", type=float, default=3, help="seconds before the import (3)")
     parser.add_argument("--seed", type=int, default=gen_catalogue.DEFAULT_SEED, help="catalogue seed")
-    parser.add_argument("--out-dir", type=Path, default=benchlib.OUT_DIR, help="where results go (bench/out)")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where results go (bench/out)")
     args = parser.parse_args(argv)
     if args.size < 1 or args.seconds <= args.import_after:
         parser.error("--size must be positive and --seconds longer than --import-after")
-    benchlib.exit_cleanly_on_sigterm()
-    machine = benchlib.machine_info()
-    work = Path(tempfile.mkdtemp(prefix="pp-bench-refresh-"))
-    try:
+    lifecycle.exit_cleanly_on_sigterm()
+    machine = machine_info()
+    with lifecycle.workdir("pp-bench-refresh-") as work:
         result = measure(args, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     data = {"config": {"size": args.size, "seconds": args.seconds}, "machine": machine, "result": result}
-    markdown = render(data)
-    json_path, md_path = benchlib.write_results("refresh", data, markdown, args.out_dir)
-    print(markdown)
-    print(f"results: {json_path} and {md_path}", file=sys.stderr)
+    publish("refresh", data, render(data), args.out_dir)
     return 0
 
 

@@ -18,120 +18,80 @@ bench/out/pg-concurrency-*.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import secrets
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 
-import benchlib
 import gen_catalogue
-import run_http
-import scale_pg
+from harness import OUT_DIR, admin, api, lifecycle, wrk
+from harness.results import machine_info, md_table, publish
+from harness.server import Server
+from harness.stores import OwnDatabase
 
 PATHS = ("/arc/v1/products?query=losartan%2050", "/arc/v1/products?query=med%20s")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Prepare a small PostgreSQL catalogue, load one server per connection count, report, clean up."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument(
-        "--pg-url", default="postgresql://postgres@127.0.0.1:5432", help="server, no database"
+def measure(args: argparse.Namespace, wrk_path: str, counts: list[int], work: Path) -> list[dict[str, Any]]:
+    """Import a catalogue into the own database, then one server and one wrk run per connection count."""
+    database = OwnDatabase(args.pg_url, args.database, args.redis_url)
+    env = admin.postgres_env(
+        database.url, args.redis_url, catalogue_refresh_seconds=str(args.refresh_seconds)
     )
-    parser.add_argument("--database", default="pp_bench_concurrency", help="database to create and drop")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3", help="Redis database (flushed)")
-    parser.add_argument("--catalogue-size", type=int, default=20_000)
-    parser.add_argument("--connections", default="16,32", help="wrk connection counts (default 16,32)")
-    parser.add_argument("--refresh-seconds", type=float, default=0.0, help="CATALOGUE_REFRESH_SECONDS (0)")
-    parser.add_argument("--seconds", type=int, default=15, help="wrk run length (default 15)")
-    parser.add_argument("--out-dir", type=Path, default=benchlib.OUT_DIR, help="where results go (bench/out)")
-    args = parser.parse_args(argv)
-    counts = [int(c) for c in args.connections.split(",") if c.strip()]
-    if not args.database.replace("_", "").isalnum() or not counts or min(counts) < 1:
-        parser.error("--database must be letters, digits and underscores; --connections positive")
-    wrk = run_http.require_wrk()
-    benchlib.exit_cleanly_on_sigterm()
-    machine = benchlib.machine_info()
-    admin, url = f"{args.pg_url}/postgres", f"{args.pg_url}/{args.database}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVIDER_PRODUCTS_")}
-    env.update(
-        {
-            "PROVIDER_PRODUCTS_DATABASE_URL": url,
-            "PROVIDER_PRODUCTS_REDIS_URL": args.redis_url,
-            "PROVIDER_PRODUCTS_JWT_SECRET": secrets.token_urlsafe(48),
-            "PROVIDER_PRODUCTS_ENVIRONMENT": "production",
-            "PROVIDER_PRODUCTS_SEED_SANDBOX": "false",
-            "PROVIDER_PRODUCTS_CATALOGUE_REFRESH_SECONDS": str(args.refresh_seconds),
-        }
-    )
-    work = Path(tempfile.mkdtemp(prefix="pp-bench-concurrency-"))
     runs: list[dict[str, Any]] = []
-    scale_pg.sql(admin, f'DROP DATABASE IF EXISTS "{args.database}"')
-    scale_pg.sql(admin, f'CREATE DATABASE "{args.database}"')
+    database.create()
     try:
-        redis.Redis.from_url(args.redis_url, socket_timeout=5).flushdb()
-        benchlib.run_cli(["db", "upgrade"], env, timeout=120)
+        admin.run_cli(["db", "upgrade"], env, timeout=120)
         catalogue = work / "catalogue.jsonl"
         gen_catalogue.write(catalogue, args.catalogue_size)
-        benchlib.run_cli(["catalogue", "import", str(catalogue)], env, timeout=600)
-        benchlib.run_cli(["providers", "create", "bench-p1", "--name", "Bench"], env, timeout=60)
-        out = benchlib.run_cli(
-            ["clients", "create", "--provider", "bench-p1", "--rate-limit", "100000000/minute", "--json"], env
-        )
-        data = json.loads(out.strip().splitlines()[-1])
-        credentials = benchlib.Credentials("bench-p1", data["client_id"], data["client_secret"])
+        admin.import_catalogue(env, catalogue)
+        credentials = admin.create_client(env, "bench-p1")
         paths = work / "paths.txt"
         paths.write_text("\n".join(PATHS) + "\n")
         for connections in counts:
-            with benchlib.Server(env, work / f"server-{connections}.log", ready_timeout=60) as server:
-                token = benchlib.get_token(server.base_url, credentials)
+            with Server(env, work / f"server-{connections}.log", ready_timeout=60) as server:
+                token = api.get_token(server.base_url, credentials)
                 httpx.get(
                     f"{server.base_url}/arc/v1/products",
                     params={"query": "warm"},
                     headers={"Authorization": f"Bearer {token}"},
                     timeout=60,
                 ).raise_for_status()
-                cpu, started = server.cpu_seconds(), time.perf_counter()
-                result = run_http.run_wrk(
-                    wrk,
-                    server.base_url,
+                result, cpu, wall = wrk.run_wrk_on(
+                    server,
+                    wrk_path,
                     "paths",
                     token=token,
                     codes_file=paths,
                     duration=args.seconds,
                     connections=connections,
-                    threads=1,
                 )
-                share = (server.cpu_seconds() - cpu) / (time.perf_counter() - started)
             runs.append(
                 {
                     "connections": connections,
                     "rps": result["rps"],
                     "statuses": result["statuses"],
                     "timeouts": result["errors"]["timeout"],
-                    "server_cpu": share,
+                    "server_cpu": cpu / wall,
                     "p50_ms": result["latency_us"]["p50"] / 1000,
                     "p99_ms": result["latency_us"]["p99"] / 1000,
                 }
             )
             print(f"{connections} connections: {runs[-1]}", file=sys.stderr)
     finally:
-        scale_pg.sql(admin, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        redis.Redis.from_url(args.redis_url, socket_timeout=5).flushdb()
-        shutil.rmtree(work, ignore_errors=True)
-    markdown = "\n".join(
+        database.drop()
+    return runs
+
+
+def render(args: argparse.Namespace, machine: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    """Render the results as Markdown."""
+    return "\n".join(
         [
             f"# Searches on PostgreSQL beyond the pool ({machine['date_utc']})\n",
             f"{args.catalogue_size:,}-entry catalogue, CATALOGUE_REFRESH_SECONDS={args.refresh_seconds}, "
             f"wrk {args.seconds} s per run, two search paths in turn.\n",
-            benchlib.md_table(
+            md_table(
                 ["connections", "req/s", "statuses", "wrk timeouts", "server CPU", "p50 / p99 ms"],
                 [
                     [
@@ -147,10 +107,32 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ]
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Prepare a small PostgreSQL catalogue, load one server per connection count, report, clean up."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--pg-url", default="postgresql://postgres@127.0.0.1:5432", help="server, no database"
+    )
+    parser.add_argument("--database", default="pp_bench_concurrency", help="database to create and drop")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3", help="Redis database (flushed)")
+    parser.add_argument("--catalogue-size", type=int, default=20_000)
+    parser.add_argument("--connections", default="16,32", help="wrk connection counts (default 16,32)")
+    parser.add_argument("--refresh-seconds", type=float, default=0.0, help="CATALOGUE_REFRESH_SECONDS (0)")
+    parser.add_argument("--seconds", type=int, default=15, help="wrk run length (default 15)")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where results go (bench/out)")
+    args = parser.parse_args(argv)
+    counts = [int(c) for c in args.connections.split(",") if c.strip()]
+    if not args.database.replace("_", "").isalnum() or not counts or min(counts) < 1:
+        parser.error("--database must be letters, digits and underscores; --connections positive")
+    wrk_path = wrk.require_wrk()
+    lifecycle.exit_cleanly_on_sigterm()
+    machine = machine_info()
+    with lifecycle.workdir("pp-bench-concurrency-") as work:
+        runs = measure(args, wrk_path, counts, work)
     payload = {"config": vars(args) | {"out_dir": str(args.out_dir)}, "machine": machine, "runs": runs}
-    json_path, md_path = benchlib.write_results("pg-concurrency", payload, markdown, args.out_dir)
-    print(markdown)
-    print(f"results: {json_path} and {md_path}", file=sys.stderr)
+    publish("pg-concurrency", payload, render(args, machine, runs), args.out_dir)
     return 0
 
 

@@ -21,16 +21,15 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 
-import benchlib
 import gen_catalogue
-import run_http
+from harness import OUT_DIR, admin, api, lifecycle, wrk
+from harness.server import Server
 
 SEARCHES = {
     "search-meds": (
@@ -83,27 +82,26 @@ def main(argv: list[str] | None = None) -> int:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         sys.exit("py-spy is not installed: .venv/bin/pip install py-spy")
-    wrk = run_http.require_wrk() if args.scenario in WRK_MODES else None
-    benchlib.exit_cleanly_on_sigterm()
-    work = Path(tempfile.mkdtemp(prefix="pp-bench-profile-"))
-    try:
+    wrk_path = wrk.require_wrk() if args.scenario in WRK_MODES else None
+    lifecycle.exit_cleanly_on_sigterm()
+    with lifecycle.workdir("pp-bench-profile-") as work:
         catalogue = work / "catalogue.jsonl"
         gen_catalogue.write(catalogue, args.size)
         active = [r["product_code"] for r in gen_catalogue.rows(args.size) if r["status"] == "ACTIVE"]
         random.Random(1).shuffle(active)
         (work / "get-codes.txt").write_text("\n".join(active[:2000]) + "\n")
         (work / "register-codes.txt").write_text("\n".join(active) + "\n")
-        env = benchlib.service_env(work / "profile.db")
-        benchlib.import_catalogue(env, catalogue)
-        reader = benchlib.create_client(env, "bench-profile")
-        writer = benchlib.create_client(env, "bench-profile-writer")
-        benchlib.OUT_DIR.mkdir(parents=True, exist_ok=True)
+        env = admin.sqlite_env(work / "profile.db")
+        admin.import_catalogue(env, catalogue)
+        reader = admin.create_client(env, "bench-profile")
+        writer = admin.create_client(env, "bench-profile-writer")
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S")
-        collapsed = benchlib.OUT_DIR / f"profile-{args.scenario}-{stamp}.txt"
-        with benchlib.Server(env, work / "server.log") as server:
-            token = benchlib.get_token(server.base_url, reader)
+        collapsed = OUT_DIR / f"profile-{args.scenario}-{stamp}.txt"
+        with Server(env, work / "server.log") as server:
+            token = api.get_token(server.base_url, reader)
             if args.scenario == "get":
-                run_http.register_codes(server.base_url, token, active[:2000])
+                api.register_codes(server.base_url, token, active[:2000])
             spy_cmd = [
                 py_spy,
                 "record",
@@ -120,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             spy = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             try:
                 time.sleep(1)
-                if wrk is not None:
+                if wrk_path is not None:
                     codes = {
                         "healthz": None,
                         "get": work / "get-codes.txt",
@@ -129,10 +127,10 @@ def main(argv: list[str] | None = None) -> int:
                     tok = {
                         "healthz": None,
                         "get": token,
-                        "register": benchlib.get_token(server.base_url, writer),
+                        "register": api.get_token(server.base_url, writer),
                     }
-                    result = run_http.run_wrk(
-                        wrk,
+                    result = wrk.run_wrk(
+                        wrk_path,
                         server.base_url,
                         args.scenario,
                         token=tok[args.scenario],
@@ -166,8 +164,6 @@ def main(argv: list[str] | None = None) -> int:
         summary_path.write_text(summary)
         print(summary)
         print(f"collapsed stacks: {collapsed}\nsummary: {summary_path}", file=sys.stderr)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

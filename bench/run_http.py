@@ -22,22 +22,18 @@ over rounds and each endpoint's ratio to ``/healthz`` in the same round. Results
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-import benchlib
 import gen_catalogue
+from harness import OUT_DIR, admin, api, lifecycle, stats, wrk
+from harness.results import machine_info, md_table, publish
+from harness.server import Server
 
-WRK_SCRIPT = benchlib.BENCH_DIR / "wrk" / "endpoint.lua"
 ENDPOINTS = ("healthz", "get", "register")
 LABELS = {
     "healthz": "GET /healthz (baseline)",
@@ -45,63 +41,6 @@ LABELS = {
     "register": "POST /arc/v1/providers/products",
 }
 GET_TARGET = 0.30
-
-
-def require_wrk() -> str:
-    """Return wrk's path, or exit with the command that installs it."""
-    path = shutil.which("wrk")
-    if path is None:
-        sys.exit(
-            "wrk is not installed. On Debian/Ubuntu: apt-get update && apt-get install -y wrk\n"
-            "(or build it from https://github.com/wg/wrk and put it on PATH)"
-        )
-    return path
-
-
-def run_wrk(
-    wrk: str,
-    base_url: str,
-    mode: str,
-    *,
-    token: str | None,
-    codes_file: Path | None,
-    duration: int,
-    connections: int,
-    threads: int,
-) -> dict[str, Any]:
-    """Run wrk once against one endpoint and return the parsed BENCH_JSON summary."""
-    cmd = [
-        wrk,
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{duration}s",
-        "--timeout",
-        "5s",
-        "-s",
-        str(WRK_SCRIPT),
-    ]
-    if token is not None:
-        cmd += ["-H", f"Authorization: Bearer {token}"]
-    cmd += [base_url, "--", mode, str(codes_file) if codes_file else "-", str(threads)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    return result
-
-
-def register_codes(base_url: str, token: str, codes: list[str]) -> float:
-    """Register ``codes`` one by one through the real API; every answer must be 201. Return seconds taken."""
-    started = time.perf_counter()
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=10) as client:
-        for code in codes:
-            response = client.post("/arc/v1/providers/products", json={"product_code": code})
-            if response.status_code != 201:
-                raise RuntimeError(f"registering {code}: {response.status_code} {response.text}")
-    return time.perf_counter() - started
 
 
 def check_endpoints(base_url: str, token: str, registered: str) -> None:
@@ -130,14 +69,14 @@ def summarise(runs: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
                 statuses[status] = statuses.get(status, 0) + n
         summary[endpoint] = {
             "rps": [run["rps"] for run in mine],
-            "median_rps": benchlib.median([run["rps"] for run in mine]),
+            "median_rps": stats.median([run["rps"] for run in mine]),
             "ratios": ratios,
-            "median_ratio": benchlib.median(ratios),
-            "median_p50_ms": benchlib.median([run["latency_us"]["p50"] / 1000 for run in mine]),
-            "median_p99_ms": benchlib.median([run["latency_us"]["p99"] / 1000 for run in mine]),
-            "median_server_cpu": benchlib.median([run["server_cpu"] for run in mine]),
+            "median_ratio": stats.median(ratios),
+            "median_p50_ms": stats.median([run["latency_us"]["p50"] / 1000 for run in mine]),
+            "median_p99_ms": stats.median([run["latency_us"]["p99"] / 1000 for run in mine]),
+            "median_server_cpu": stats.median([run["server_cpu"] for run in mine]),
             "statuses": statuses,
-            "socket_errors": sum(sum(run["errors"].values()) - run["errors"]["status"] for run in mine),
+            "socket_errors": sum(wrk.socket_errors(run) for run in mine),
         }
     return summary
 
@@ -177,7 +116,7 @@ def render(data: dict[str, Any]) -> str:
         f"{rounds} rounds (order rotated each round), {cfg['warmup']} s warm-up per endpoint; catalogue "
         f"{cfg['catalogue_size']:,} entries, reader provider with {cfg['registrations']:,} registrations "
         f"(made through the API in {data['prep']['register_seconds']:.1f} s).\n",
-        benchlib.md_table(header, rows),
+        md_table(header, rows),
         f"\nRegister answers: 201 for {reg.get('201', 0):,} ({reg.get('201', 0) / total:.1%}), "
         f"409 for {reg.get('409', 0):,} ({reg.get('409', 0) / total:.1%}); all statuses {reg}. "
         f"Each round used a new provider and a list of {data['prep']['register_pool']:,} fresh codes.\n",
@@ -213,29 +152,23 @@ def main(argv: list[str] | None = None) -> int:
         "--seed", type=int, default=gen_catalogue.DEFAULT_SEED, help="catalogue and shuffle seed"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, logs)")
-    parser.add_argument("--out-dir", type=Path, default=benchlib.OUT_DIR, help="where results go (bench/out)")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where results go (bench/out)")
     args = parser.parse_args(argv)
     if min(args.duration, args.connections, args.threads, args.rounds) < 1 or args.warmup < 0:
         parser.error("--duration, --connections, --threads and --rounds must be positive")
     if args.connections < args.threads:
         parser.error("--connections must be at least --threads")
-    wrk = require_wrk()
-    benchlib.exit_cleanly_on_sigterm()
+    wrk_path = wrk.require_wrk()
+    lifecycle.exit_cleanly_on_sigterm()
     estimate = 3 * args.warmup + 3 * args.rounds * args.duration + 30 + 3 * args.rounds
     print(f"run_http: about {estimate} s of measurement plus set-up", file=sys.stderr)
 
-    work = Path(tempfile.mkdtemp(prefix="pp-bench-http-"))
-    try:
-        return _run(args, wrk, work)
-    finally:
-        if args.keep:
-            print(f"kept {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    with lifecycle.workdir("pp-bench-http-", args.keep) as work:
+        return _run(args, wrk_path, work)
 
 
-def _run(args: argparse.Namespace, wrk: str, work: Path) -> int:
-    machine = benchlib.machine_info()
+def _run(args: argparse.Namespace, wrk_path: str, work: Path) -> int:
+    machine = machine_info()
     catalogue = work / "catalogue.jsonl"
     gen_catalogue.write(catalogue, args.catalogue_size, args.seed)
     active = [
@@ -252,30 +185,29 @@ def _run(args: argparse.Namespace, wrk: str, work: Path) -> int:
     (work / "get-codes.txt").write_text("\n".join(reader_codes) + "\n")
     (work / "register-codes.txt").write_text("\n".join(pool) + "\n")
 
-    env = benchlib.service_env(work / "bench.db")
+    env = admin.sqlite_env(work / "bench.db")
     print("importing catalogue and creating providers...", file=sys.stderr)
-    import_seconds = benchlib.import_catalogue(env, catalogue)
-    reader = benchlib.create_client(env, "bench-reader")
-    writers = [benchlib.create_client(env, f"bench-writer-{i}") for i in range(args.rounds + 1)]
+    import_seconds = admin.import_catalogue(env, catalogue)
+    reader = admin.create_client(env, "bench-reader")
+    writers = [admin.create_client(env, f"bench-writer-{i}") for i in range(args.rounds + 1)]
 
     runs: list[dict[str, Any]] = []
-    with benchlib.Server(env, work / "server.log") as server:
-        token = benchlib.get_token(server.base_url, reader)
-        writer_tokens = [benchlib.get_token(server.base_url, w) for w in writers]
+    with Server(env, work / "server.log") as server:
+        token = api.get_token(server.base_url, reader)
+        writer_tokens = [api.get_token(server.base_url, w) for w in writers]
         print(
             f"server pid {server.pid} on {server.base_url}; registering {args.registrations}...",
             file=sys.stderr,
         )
-        register_seconds = register_codes(server.base_url, token, reader_codes)
+        register_seconds = api.register_codes(server.base_url, token, reader_codes)
         check_endpoints(server.base_url, token, reader_codes[0])
 
         def measure(endpoint: str, seconds: int, writer_token: str) -> dict[str, Any]:
             tok = {"healthz": None, "get": token, "register": writer_token}[endpoint]
             codes = {"healthz": None, "get": work / "get-codes.txt", "register": work / "register-codes.txt"}
-            cpu_before, wall_before = server.cpu_seconds(), time.perf_counter()
-            result = run_wrk(
-                wrk,
-                server.base_url,
+            result, cpu, wall = wrk.run_wrk_on(
+                server,
+                wrk_path,
                 endpoint,
                 token=tok,
                 codes_file=codes[endpoint],
@@ -283,7 +215,7 @@ def _run(args: argparse.Namespace, wrk: str, work: Path) -> int:
                 connections=args.connections,
                 threads=args.threads,
             )
-            result["server_cpu"] = (server.cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
+            result["server_cpu"] = cpu / wall
             return result
 
         if args.warmup:
@@ -324,12 +256,8 @@ def _run(args: argparse.Namespace, wrk: str, work: Path) -> int:
         "runs": runs,
         "summary": summarise(runs, args.rounds),
     }
-    version = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10, check=False)
-    data["machine"]["wrk"] = (version.stdout or version.stderr).splitlines()[0].strip()
-    markdown = render(data)
-    json_path, md_path = benchlib.write_results("http", data, markdown, args.out_dir)
-    print(markdown)
-    print(f"results: {json_path} and {md_path}", file=sys.stderr)
+    data["machine"]["wrk"] = wrk.version(wrk_path)
+    publish("http", data, render(data), args.out_dir)
     return 0
 
 

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +32,10 @@ from typing import Any
 
 import httpx
 
-import benchlib
 import gen_catalogue
+from harness import OUT_DIR, admin, api, lifecycle, stats
+from harness.results import machine_info, md_table, publish
+from harness.server import Server
 
 MEDS = "/medical-catalogs/v1/medications"
 PRODUCTS = "/arc/v1/products"
@@ -82,79 +82,99 @@ def _get(client: httpx.Client, case: Case) -> tuple[float, httpx.Response]:
     return (time.perf_counter() - started) * 1000, response
 
 
+def _startup(server: Server, client: httpx.Client) -> dict[str, Any]:
+    """Time the first search from the process start, and take the RSS before and after it.
+
+    The server builds its search index in the background from start-up; the first search waits for it.
+    """
+    rss_ready = server.rss_mib()
+    first = next(c for c in CASES if c.query is not None)
+    first_ms, response = _get(client, first)
+    first_answered = time.perf_counter()
+    if response.status_code != 200:
+        raise RuntimeError(f"{first.label}: {response.status_code} {response.text}")
+    return {
+        "ready_s": server.ready_at - server.spawned_at,
+        "first_search_answered_s": first_answered - server.spawned_at,
+        "first_search_ms": first_ms,
+        "rss_mib_at_ready": rss_ready,
+        "rss_mib_after_first_search": server.rss_mib(),
+    }
+
+
+def _matches(client: httpx.Client) -> dict[Case, int]:
+    """Send every case once (each must answer 200) and return what each search matches."""
+    matches: dict[Case, int] = {}
+    for case in CASES:
+        _, response = _get(client, case)
+        if response.status_code != 200:
+            raise RuntimeError(f"{case.label}: {response.status_code} {response.text}")
+        if case.query is not None:
+            matches[case] = response.json()["page"]["total_elements"]
+    return matches
+
+
+def _rounds(
+    client: httpx.Client, args: argparse.Namespace, rng: random.Random
+) -> tuple[int, dict[Case, list[float]], dict[str, int]]:
+    """Warm up, then send rounds of every case in shuffled order; return rounds, samples (ms), errors."""
+    samples: dict[Case, list[float]] = {case: [] for case in CASES}
+    errors: dict[str, int] = {}
+    for _ in range(args.warmup):
+        for case in CASES:
+            _get(client, case)
+    deadline = time.monotonic() + args.max_seconds
+    rounds = 0
+    while rounds < args.requests and time.monotonic() < deadline:
+        order = CASES[:]
+        rng.shuffle(order)
+        for case in order:
+            elapsed, response = _get(client, case)
+            if response.status_code != 200:
+                errors[str(response.status_code)] = errors.get(str(response.status_code), 0) + 1
+                continue
+            samples[case].append(elapsed)
+        rounds += 1
+    return rounds, samples, errors
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50_ms": stats.percentile(values, 50),
+        "p95_ms": stats.percentile(values, 95),
+        "max_ms": max(values) if values else float("nan"),
+    }
+
+
 def measure_size(args: argparse.Namespace, size: int, work: Path) -> dict[str, Any]:
     """Build the database for one catalogue size, start the server and measure every case."""
     catalogue = work / f"catalogue-{size}.jsonl"
     gen_catalogue.write(catalogue, size, args.seed)
-    env = benchlib.service_env(work / f"search-{size}.db")
+    env = admin.sqlite_env(work / f"search-{size}.db")
     print(f"[{size}] importing...", file=sys.stderr)
-    import_seconds = benchlib.import_catalogue(env, catalogue)
+    import_seconds = admin.import_catalogue(env, catalogue)
     if args.analyze:
         # What-if experiment, not the service's own behaviour: give SQLite's planner statistics.
         with sqlite3.connect(work / f"search-{size}.db") as db:
             db.execute("ANALYZE")
         db.close()
-    credentials = benchlib.create_client(env, "bench-search")
-    samples: dict[Case, list[float]] = {case: [] for case in CASES}
-    matches: dict[Case, int] = {}
-    errors: dict[str, int] = {}
+    credentials = admin.create_client(env, "bench-search")
     rng = random.Random(args.seed + size)
-    with benchlib.Server(env, work / f"server-{size}.log") as server:
-        # The server builds its search index in the background from start-up; the first search
-        # waits for it. Time it from the process start, and take the RSS before and after.
-        rss_ready = server.rss_mib()
-        token = benchlib.get_token(server.base_url, credentials)
+    with Server(env, work / f"server-{size}.log") as server:
+        token = api.get_token(server.base_url, credentials)
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
-            first = next(c for c in CASES if c.query is not None)
-            first_ms, response = _get(client, first)
-            first_answered = time.perf_counter()
-            if response.status_code != 200:
-                raise RuntimeError(f"{first.label}: {response.status_code} {response.text}")
-            startup = {
-                "ready_s": server.ready_at - server.spawned_at,
-                "first_search_answered_s": first_answered - server.spawned_at,
-                "first_search_ms": first_ms,
-                "rss_mib_at_ready": rss_ready,
-                "rss_mib_after_first_search": server.rss_mib(),
-            }
-            for case in CASES:
-                _, response = _get(client, case)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{case.label}: {response.status_code} {response.text}")
-                if case.query is not None:
-                    matches[case] = response.json()["page"]["total_elements"]
-            for _ in range(args.warmup):
-                for case in CASES:
-                    _get(client, case)
-            deadline = time.monotonic() + args.max_seconds
-            rounds = 0
-            while rounds < args.requests and time.monotonic() < deadline:
-                order = CASES[:]
-                rng.shuffle(order)
-                for case in order:
-                    elapsed, response = _get(client, case)
-                    if response.status_code != 200:
-                        errors[str(response.status_code)] = errors.get(str(response.status_code), 0) + 1
-                        continue
-                    samples[case].append(elapsed)
-                rounds += 1
+            startup = _startup(server, client)
+            matches = _matches(client)
+            rounds, samples, errors = _rounds(client, args, rng)
         rss = server.rss_mib()
         startup["rss_mib_at_end"] = rss
         startup["peak_rss_mib"] = server.worker_peak_rss_mib()[0]
     if rounds < args.requests:
         print(f"[{size}] stopped after {rounds} rounds (--max-seconds {args.max_seconds})", file=sys.stderr)
-
-    def stats(values: list[float]) -> dict[str, float]:
-        return {
-            "n": len(values),
-            "p50_ms": benchlib.percentile(values, 50),
-            "p95_ms": benchlib.percentile(values, 95),
-            "max_ms": max(values) if values else float("nan"),
-        }
-
-    by_kind = {kind: stats([v for c in CASES if c.kind == kind for v in samples[c]]) for kind in KINDS}
-    by_kind["all searches"] = stats([v for c in CASES if c.kind != "baseline" for v in samples[c]])
+    by_kind = {kind: _stats([v for c in CASES if c.kind == kind for v in samples[c]]) for kind in KINDS}
+    by_kind["all searches"] = _stats([v for c in CASES if c.kind != "baseline" for v in samples[c]])
     return {
         "size": size,
         "import_seconds": import_seconds,
@@ -164,15 +184,66 @@ def measure_size(args: argparse.Namespace, size: int, work: Path) -> dict[str, A
         "startup": startup,
         "by_kind": by_kind,
         "by_query": [
-            {"kind": c.kind, "path": c.path, "query": c.query, "matches": matches.get(c), **stats(samples[c])}
+            {
+                "kind": c.kind,
+                "path": c.path,
+                "query": c.query,
+                "matches": matches.get(c),
+                **_stats(samples[c]),
+            }
             for c in CASES
         ],
     }
 
 
+def _query_table(measured: list[dict[str, Any]]) -> str:
+    """One row per request: what it matched and its latency at every size."""
+    header = ["kind", "request", *(f"{r['size']:,}: matches, p50 / p95 ms" for r in measured)]
+    rows = []
+    for i, case in enumerate(CASES):
+        cells = []
+        for r in measured:
+            q = r["by_query"][i]
+            found = "-" if q["matches"] is None else f"{q['matches']:,}"
+            cells.append(f"{found}, {q['p50_ms']:.1f} / {q['p95_ms']:.1f}")
+        rows.append([case.kind, f"`{case.label}`", *cells])
+    return md_table(header, rows)
+
+
+def _startup_table(measured: list[dict[str, Any]]) -> str:
+    """One row per size: the server's start, its first search and its memory."""
+    keys = ("ready_s", "first_search_answered_s", "first_search_ms", "rss_mib_at_ready")
+    keys += ("rss_mib_after_first_search", "rss_mib_at_end", "peak_rss_mib")
+    digits = {"ready_s": 2, "first_search_answered_s": 2}
+    rows = [
+        [f"{r['size']:,}", *(f"{r['startup'][k]:.{digits.get(k, 0)}f}" for k in keys)]
+        for r in measured
+        if "startup" in r
+    ]
+    header = ["catalogue size", "/healthz ready s", "first search answered s", "first search ms"]
+    header += ["RSS at ready", "RSS after first search", "RSS at end", "peak RSS"]
+    return md_table(header, rows)
+
+
+def _target(measured: list[dict[str, Any]]) -> list[str]:
+    """The verdict on the target, when the target size was measured."""
+    target = next((r for r in measured if r["size"] == TARGET_SIZE), None)
+    if target is None:
+        return []
+    p95 = target["by_kind"]["all searches"]["p95_ms"]
+    verdict = "MET" if p95 < TARGET_MS else "MISSED"
+    per_kind = ", ".join(
+        f"{k} {target['by_kind'][k]['p95_ms']:.1f} ms" for k in ("two-word", "no-match", "broad")
+    )
+    return [
+        f"\n**Target** search p95 < {TARGET_MS:.0f} ms at {TARGET_SIZE:,} entries: **{verdict}** "
+        f"(all searches p95 {p95:.1f} ms; by kind: {per_kind}).\n"
+    ]
+
+
 def render(data: dict[str, Any]) -> str:
     """Render the results as Markdown."""
-    results = data["results"]
+    measured = data["results"]
     kinds = [*KINDS, "all searches"]
     header = ["catalogue size", *(f"{k} p50 / p95 ms" for k in kinds), "import s"]
     rows = [
@@ -181,19 +252,12 @@ def render(data: dict[str, Any]) -> str:
             *(f"{r['by_kind'][k]['p50_ms']:.1f} / {r['by_kind'][k]['p95_ms']:.1f}" for k in kinds),
             f"{r['import_seconds']:.1f}",
         ]
-        for r in results
+        for r in measured
     ]
-    query_header = ["kind", "request", *(f"{r['size']:,}: matches, p50 / p95 ms" for r in results)]
-    query_rows = []
-    for i, case in enumerate(CASES):
-        cells = []
-        for r in results:
-            q = r["by_query"][i]
-            found = "-" if q["matches"] is None else f"{q['matches']:,}"
-            cells.append(f"{found}, {q['p50_ms']:.1f} / {q['p95_ms']:.1f}")
-        query_rows.append([case.kind, f"`{case.label}`", *cells])
+    errors = {r["size"]: r["errors"] for r in measured if r["errors"]}
+    m = data["machine"]
     lines = [
-        f"# Catalogue search latency ({data['machine']['date_utc']})\n",
+        f"# Catalogue search latency ({m['date_utc']})\n",
         f"Sequential requests over one keep-alive connection; {data['config']['requests']} rounds per size, "
         "each sending every request below once in shuffled order, after "
         f"{data['config']['warmup']} warm-up rounds. "
@@ -202,59 +266,17 @@ def render(data: dict[str, Any]) -> str:
         "**What-if run: each database was ANALYZEd after the import (the service does not do this).**\n"
         if data["config"].get("analyze")
         else "",
-        benchlib.md_table(header, rows),
+        md_table(header, rows),
         "\nPer request (matches = `total_elements` of the answer):\n",
-        benchlib.md_table(query_header, query_rows),
-    ]
-    start_rows = [
-        [
-            f"{r['size']:,}",
-            f"{r['startup']['ready_s']:.2f}",
-            f"{r['startup']['first_search_answered_s']:.2f}",
-            f"{r['startup']['first_search_ms']:.0f}",
-            f"{r['startup']['rss_mib_at_ready']:.0f}",
-            f"{r['startup']['rss_mib_after_first_search']:.0f}",
-            f"{r['startup']['rss_mib_at_end']:.0f}",
-            f"{r['startup']['peak_rss_mib']:.0f}",
-        ]
-        for r in results
-        if "startup" in r
-    ]
-    lines += [
+        _query_table(measured),
         "\nServer start and search index (seconds from the process start; the index is built in the "
         "background from start-up and the first search waits for it; RSS in MiB):\n",
-        benchlib.md_table(
-            [
-                "catalogue size",
-                "/healthz ready s",
-                "first search answered s",
-                "first search ms",
-                "RSS at ready",
-                "RSS after first search",
-                "RSS at end",
-                "peak RSS",
-            ],
-            start_rows,
-        ),
-    ]
-    target = next((r for r in results if r["size"] == TARGET_SIZE), None)
-    if target is not None:
-        p95 = target["by_kind"]["all searches"]["p95_ms"]
-        verdict = "MET" if p95 < TARGET_MS else "MISSED"
-        per_kind = ", ".join(
-            f"{k} {target['by_kind'][k]['p95_ms']:.1f} ms" for k in ("two-word", "no-match", "broad")
-        )
-        lines.append(
-            f"\n**Target** search p95 < {TARGET_MS:.0f} ms at {TARGET_SIZE:,} entries: **{verdict}** "
-            f"(all searches p95 {p95:.1f} ms; by kind: {per_kind}).\n"
-        )
-    errors = {r["size"]: r["errors"] for r in results if r["errors"]}
-    lines.append(f"\nNon-200 answers: {errors or 'none'}.\n")
-    m = data["machine"]
-    lines.append(
+        _startup_table(measured),
+        *_target(measured),
+        f"\nNon-200 answers: {errors or 'none'}.\n",
         f"\nMachine: {m['cpus']} CPUs ({m['cpu']}), load average at start {m['loadavg_at_start'][0]:.2f}, "
-        f"Python {m['python']}, SQLite {m['sqlite']}.\n"
-    )
+        f"Python {m['python']}, SQLite {m['sqlite']}.\n",
+    ]
     return "\n".join(lines)
 
 
@@ -278,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         help="what-if: run SQLite ANALYZE on each database after the import (the service does not)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, logs)")
-    parser.add_argument("--out-dir", type=Path, default=benchlib.OUT_DIR, help="where results go (bench/out)")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where results go (bench/out)")
     args = parser.parse_args(argv)
     try:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -286,16 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sizes must be comma-separated integers")
     if not sizes or min(sizes) < 1 or args.requests < 1 or args.warmup < 0:
         parser.error("sizes and --requests must be positive")
-    benchlib.exit_cleanly_on_sigterm()
-    machine = benchlib.machine_info()
-    work = Path(tempfile.mkdtemp(prefix="pp-bench-search-"))
-    try:
-        results = [measure_size(args, size, work) for size in sizes]
-    finally:
-        if args.keep:
-            print(f"kept {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    lifecycle.exit_cleanly_on_sigterm()
+    machine = machine_info()
+    with lifecycle.workdir("pp-bench-search-", args.keep) as work:
+        measured = [measure_size(args, size, work) for size in sizes]
     data = {
         "config": {
             "sizes": sizes,
@@ -305,13 +321,9 @@ def main(argv: list[str] | None = None) -> int:
             "analyze": args.analyze,
         },
         "machine": machine,
-        "results": results,
+        "results": measured,
     }
-    markdown = render(data)
-    stem = "search-analyze" if args.analyze else "search"
-    json_path, md_path = benchlib.write_results(stem, data, markdown, args.out_dir)
-    print(markdown)
-    print(f"results: {json_path} and {md_path}", file=sys.stderr)
+    publish("search-analyze" if args.analyze else "search", data, render(data), args.out_dir)
     return 0
 
 

@@ -35,306 +35,42 @@ and register (fresh codes; the 201 share is reported). Results go to bench/out/s
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import hashlib
 import json
 import math
-import os
 import random
 import resource
-import secrets
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import quote
 
-import asyncpg  # type: ignore[import-untyped]
 import httpx
-import redis
 
-import benchlib
 import gen_catalogue
-import run_http
-
-MEDS = "/medical-catalogs/v1/medications"
-PRODUCTS = "/arc/v1/products"
-LIST = "/arc/v1/providers/products"
-MEDS_QUERIES = ("acetaminofen 500", "losartan 50", "amoxicilina suspension", "omeprazol 20", "ibuprofeno 400")
-PRODUCTS_QUERIES = (
-    "ecografia abdominal",
-    "hemograma completo",
-    "resonancia magnetica",
-    "glucosa ayunas",
-    "radiografia torax",
+from harness import BENCH_DIR, OUT_DIR, admin, api, lifecycle, wrk
+from harness.results import machine_info
+from harness.server import Server, wait_for_index
+from harness.stores import OwnDatabase, db_sizes, flush_redis, pg_settings, scalar, sql
+from scale_pg_report import (
+    BROAD_QUERY,
+    KINDS,
+    LIST,
+    MEDS,
+    MEDS_QUERIES,
+    NO_MATCH_QUERY,
+    PAGE_SIZE,
+    PRODUCTS,
+    PRODUCTS_QUERIES,
+    QUARTER_QUERY,
+    Config,
+    Kind,
+    summarise_run,
+    write_report,
 )
-NO_MATCH_QUERY = "xilofono cuantico"
-# Picked from the generated data: among the pairs of its 60 most frequent words and their prefixes,
-# none that reads like a query matches 23-27%; the type-ahead prefix "med s" (medication codes
-# MED-..., a word starting with s) matches about 22%, the run_search.py broad query "tableta mg"
-# about 34%. The report gives the exact counts.
-QUARTER_QUERY = "med s"
-BROAD_QUERY = "tableta mg"
-PAGE_SIZE = 15
+
 PRIMES = (104_729, 1_299_709, 15_485_863)  # strides for distinct products per provider
-GET_TARGET_GROWTH = 1.5
-SEARCH_TARGET_MS = 20.0
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One measured request kind: how wrk sends it and with which token and file."""
-
-    name: str
-    label: str
-    mode: str  # endpoint.lua mode: healthz, get, register, paths
-    group: str  # baseline, registry, search, write
-
-
-@dataclass(frozen=True)
-class Config:
-    """One server measured: a step of the registration table and a worker count."""
-
-    registrations: int
-    workers: int
-
-    @property
-    def label(self) -> str:
-        """A short name for tables."""
-        return f"{_short(self.registrations)} regs, {self.workers} worker{'s' if self.workers > 1 else ''}"
-
-
-def _short(n: int) -> str:
-    if n >= 1_000_000 and n % 1_000_000 == 0:
-        return f"{n // 1_000_000}M"
-    if n >= 1_000 and n % 1_000 == 0:
-        return f"{n // 1_000}k"
-    return f"{n:,}"
-
-
-KINDS = [
-    Kind("healthz", "GET /healthz (baseline, start)", "healthz", "baseline"),
-    Kind("get", "GET one registration", "get", "registry"),
-    Kind("list-mid", "list page, mid", "paths", "registry"),
-    Kind("list-last", "list page, last", "paths", "registry"),
-    Kind("search-meds", f"two-word medication search ({len(MEDS_QUERIES)} queries)", "paths", "search"),
-    Kind("search-products", f"two-word product search ({len(PRODUCTS_QUERIES)} queries)", "paths", "search"),
-    Kind("search-none", f"search, no match ({NO_MATCH_QUERY!r})", "paths", "search"),
-    Kind("search-quarter", f"search, ~quarter match ({QUARTER_QUERY!r})", "paths", "search"),
-    Kind("search-broad", f"search, broad ({BROAD_QUERY!r})", "paths", "search"),
-    Kind("register", "POST register (fresh codes)", "register", "write"),
-    Kind("healthz-end", "GET /healthz (baseline, end)", "healthz", "baseline"),
-]
-
-
-class Deadline(BaseException):
-    """The whole run took longer than --max-minutes (a BaseException: no ``except Exception`` eats it)."""
-
-
-def _alarm(_signum: int, _frame: FrameType | None) -> None:
-    raise Deadline
-
-
-# --------------------------------------------------------------------------------------------- SQL
-
-
-def _pg_url(base: str, database: str) -> str:
-    return f"{base.rstrip('/')}/{database}"
-
-
-async def _sql(url: str, statements: Sequence[str], limit_s: float) -> list[list[asyncpg.Record]]:
-    conn = await asyncpg.connect(url, timeout=10)
-    try:
-        return [await conn.fetch(s, timeout=limit_s) for s in statements]
-    finally:
-        await conn.close(timeout=10)
-
-
-def sql(url: str, *statements: str, timeout: float = 900.0) -> list[list[asyncpg.Record]]:
-    """Run statements one by one (outside any transaction, so VACUUM works); return their rows."""
-    return asyncio.run(_sql(url, statements, timeout))
-
-
-def scalar(url: str, statement: str) -> Any:
-    """Return the first column of the first row."""
-    return sql(url, statement)[0][0][0]
-
-
-def db_sizes(url: str) -> dict[str, int]:
-    """Sizes in bytes of the two big tables (with indexes and TOAST), their indexes, and the database."""
-    row = sql(
-        url,
-        "SELECT pg_total_relation_size('provider_product') AS pp_total,"
-        " pg_relation_size('provider_product') AS pp_heap,"
-        " pg_indexes_size('provider_product') AS pp_indexes,"
-        " pg_total_relation_size('catalogue_product') AS cat_total,"
-        " pg_relation_size('catalogue_product') AS cat_heap,"
-        " pg_indexes_size('catalogue_product') AS cat_indexes,"
-        " pg_database_size(current_database()) AS database,"
-        " (SELECT count(*) FROM provider_product) AS pp_rows",
-    )[0][0]
-    return {k: int(v) for k, v in row.items()}
-
-
-def pg_sessions(url: str) -> int:
-    """Sessions (connections) PostgreSQL has opened on the database so far (statistics, PostgreSQL 14+)."""
-    return int(scalar(url, "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"))
-
-
-def pg_settings(url: str) -> dict[str, str]:
-    """The PostgreSQL settings that matter for these numbers."""
-    names = ("server_version", "shared_buffers", "work_mem", "effective_cache_size", "max_connections")
-    rows = sql(url, f"SELECT name, setting, unit FROM pg_settings WHERE name IN {names!r}")[0]
-    return {r["name"]: f"{r['setting']}{' ' + r['unit'] if r['unit'] else ''}" for r in rows}
-
-
-# ------------------------------------------------------------------------------------ measurement
-
-
-def _stat_fields(stat: str) -> tuple[str, list[str]]:
-    """``(comm, fields after comm)`` of a ``/proc/<pid>/stat`` text."""
-    return stat[stat.find("(") + 1 : stat.rfind(")")], stat.rsplit(")", 1)[1].split()
-
-
-def cpu_by_comm(name: str, database: str | None = None) -> float:
-    """CPU seconds used so far by the processes called ``name`` (``postgres``, ``redis-server``).
-
-    For PostgreSQL, backends serving another database are left out, and the CPU of backends that
-    have exited (reaped by the postmaster: its children's time) is included.
-    """
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat_path in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            comm, fields = _stat_fields(stat_path.read_text())
-            if comm != name:
-                continue
-            title = (stat_path.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            parent_comm, _ = _stat_fields(Path(f"/proc/{fields[1]}/stat").read_text())
-        except (OSError, IndexError):
-            continue
-        is_backend = "127.0.0.1(" in title or "[local]" in title
-        if database is not None and is_backend and f" {database} " not in title:
-            continue
-        total += int(fields[11]) + int(fields[12])
-        if parent_comm != name:  # the postmaster (or redis itself): add its reaped children's CPU
-            total += int(fields[13]) + int(fields[14])
-    return total / ticks
-
-
-def wrk_run(
-    wrk: str,
-    server: benchlib.Server,
-    kind: Kind,
-    *,
-    token: str | None,
-    file: Path | None,
-    seconds: int,
-    connections: int,
-    url: str,
-    database: str,
-) -> dict[str, Any]:
-    """One wrk run of one request kind; adds CPU use of the server, PostgreSQL and Redis."""
-    cpu = (server.cpu_seconds(), cpu_by_comm("postgres", database), cpu_by_comm("redis-server"))
-    sessions = pg_sessions(url)
-    started = time.perf_counter()
-    result = run_http.run_wrk(
-        wrk,
-        server.base_url,
-        kind.mode,
-        token=token,
-        codes_file=file,
-        duration=seconds,
-        connections=connections,
-        threads=1,
-    )
-    wall = time.perf_counter() - started
-    after = (server.cpu_seconds(), cpu_by_comm("postgres", database), cpu_by_comm("redis-server"))
-    result["new_pg_sessions"] = pg_sessions(url) - sessions - 1  # less this function's own session
-    result["wall_s"] = wall
-    result["server_cpu_s"] = after[0] - cpu[0]
-    result["postgres_cpu_s"] = after[1] - cpu[1]
-    result["redis_cpu_s"] = after[2] - cpu[2]
-    result["connections"] = connections
-    return result
-
-
-def wait_for_index(server: benchlib.Server, token: str, workers: int, limit_s: float) -> dict[str, Any]:
-    """Wait until the first search is answered (the index is built); with workers, until all are warm."""
-    headers = {"Authorization": f"Bearer {token}"}
-    params = {"query": PRODUCTS_QUERIES[0]}
-    deadline = time.monotonic() + limit_s
-    rss_ready = server.worker_rss_mib()
-    failures: list[str] = []
-    with httpx.Client(base_url=server.base_url, headers=headers, timeout=limit_s) as client:
-        while True:
-            started = time.perf_counter()
-            response = client.get(PRODUCTS, params=params)
-            answered = time.perf_counter()
-            if response.status_code == 200:
-                break
-            # e.g. 503 when building the index failed; each search retries the build.
-            failures.append(f"{response.status_code} after {answered - started:.1f} s: {response.text[:200]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no search answered 200 within {limit_s:.0f} s: {failures}")
-            time.sleep(1)
-    all_warm = answered
-
-    def one() -> float:
-        with httpx.Client(base_url=server.base_url, headers=headers, timeout=limit_s) as fresh:
-            t0 = time.perf_counter()
-            fresh.get(PRODUCTS, params=params).raise_for_status()
-            return time.perf_counter() - t0
-
-    if workers > 1:
-        # A fresh connection may land on any worker: repeat rounds of parallel searches until
-        # none waits for an index build.
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            while True:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"workers not all warm within {limit_s:.0f} s")
-                if max(pool.map(lambda _: one(), range(16))) < 0.25:
-                    break
-                time.sleep(0.2)
-        all_warm = time.perf_counter()
-    return {
-        "ready_s": server.ready_at - server.spawned_at,
-        "first_search_s": answered - server.spawned_at,
-        "first_search_latency_s": answered - started,
-        "all_workers_warm_s": all_warm - server.spawned_at,
-        "worker_rss_mib_at_ready": rss_ready,
-        "worker_rss_mib_after_index": server.worker_rss_mib(),
-        "failed_first_searches": failures,
-    }
-
-
-def summarise_run(run: dict[str, Any]) -> dict[str, Any]:
-    """The numbers the tables show."""
-    lat = run["latency_us"]
-    requests = max(run["requests"], 1)
-    return {
-        "rps": run["rps"],
-        "p50_ms": lat["p50"] / 1000,
-        "p95_ms": lat["p95"] / 1000,
-        "p99_ms": lat["p99"] / 1000,
-        "server_cpu": run["server_cpu_s"] / run["wall_s"],
-        "server_cpu_ms_per_req": 1000 * run["server_cpu_s"] / requests,
-        "postgres_cpu_ms_per_req": 1000 * run["postgres_cpu_s"] / requests,
-        "redis_cpu_ms_per_req": 1000 * run["redis_cpu_s"] / requests,
-        "statuses": run["statuses"],
-        "socket_errors": sum(run["errors"].values()) - run["errors"]["status"],
-        "new_pg_sessions": run.get("new_pg_sessions", 0),
-    }
 
 
 # -------------------------------------------------------------------------------------- the run
@@ -343,35 +79,21 @@ def summarise_run(run: dict[str, Any]) -> dict[str, Any]:
 class ScaleRun:
     """Everything one benchmark run needs; ``run()`` does it, ``cleanup()`` undoes it."""
 
-    def __init__(self, args: argparse.Namespace, wrk: str, work: Path) -> None:
+    def __init__(self, args: argparse.Namespace, wrk_path: str, work: Path) -> None:
         self.args = args
-        self.wrk = wrk
+        self.wrk = wrk_path
         self.work = work
-        self.admin_url = _pg_url(args.pg_url, "postgres")
-        self.url = _pg_url(args.pg_url, args.database)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PROVIDER_PRODUCTS_")}
-        self.env.update(
-            {
-                "PROVIDER_PRODUCTS_DATABASE_URL": self.url,
-                "PROVIDER_PRODUCTS_REDIS_URL": args.redis_url,
-                "PROVIDER_PRODUCTS_JWT_SECRET": secrets.token_urlsafe(48),
-                "PROVIDER_PRODUCTS_ENVIRONMENT": "production",
-                "PROVIDER_PRODUCTS_SEED_SANDBOX": "false",
-            }
-        )
+        self.database = OwnDatabase(args.pg_url, args.database, args.redis_url)
+        self.url = self.database.url
+        self.env = admin.postgres_env(self.url, args.redis_url)
         self.data: dict[str, Any] = {"configs": [], "build": {}}
         if args.snapshot_src:
-            # Other people edit src/ while this runs for 20 minutes: measure one fixed copy of it.
-            source = benchlib.BENCH_DIR.parent / "src"
-            shutil.copytree(source, work / "src", ignore=shutil.ignore_patterns("__pycache__"))
-            self.env["PYTHONPATH"] = str(work / "src")
-            self.data["src_sha256"] = _tree_digest(work / "src")
-        self.server: benchlib.Server | None = None
+            self.data["src_sha256"] = admin.snapshot_src(work, self.env)
+        self.server: Server | None = None
         self.register_chunks: list[Path] = []
         self.files: dict[str, Path] = {}
         self.tokens: dict[str, str] = {}
         self.provider_ids: dict[str, int] = {}
-        self.database_created = False
         self.chunk_cursor = 0
 
     def log(self, message: str) -> None:
@@ -380,17 +102,14 @@ class ScaleRun:
 
     def cli(self, *args: str, timeout: float = 300) -> str:
         """Run the admin CLI against the benchmark database."""
-        return benchlib.run_cli(list(args), self.env, timeout=timeout)
+        return admin.run_cli(list(args), self.env, timeout=timeout)
 
     # ---- build
 
     def prepare(self) -> None:
         """Database, schema, catalogue, providers, clients."""
         args, build = self.args, self.data["build"]
-        sql(self.admin_url, f'DROP DATABASE IF EXISTS "{args.database}"')
-        sql(self.admin_url, f'CREATE DATABASE "{args.database}"')
-        self.database_created = True
-        redis.Redis.from_url(args.redis_url, socket_timeout=5).flushdb()
+        self.database.create()
         self.cli("db", "upgrade", timeout=120)
         self.data["postgres"] = pg_settings(self.url)
 
@@ -426,13 +145,10 @@ class ScaleRun:
             raise SystemExit(f"only {self.active} active products for {args.per_provider} per provider")
         for row in sql(self.url, "SELECT id, slug FROM provider")[0]:
             self.provider_ids[row["slug"]] = int(row["id"])
-        creds = {}
-        for role, slug in (("reader", "bench-p0001"), ("writer", "bench-p0002")):
-            out = self.cli(
-                "clients", "create", "--provider", slug, "--rate-limit", "100000000/minute", "--json"
-            )
-            creds[role] = benchlib.Credentials(slug, **_client_fields(out))
-        self.creds = creds
+        self.creds = {
+            role: admin.add_client(self.env, slug)
+            for role, slug in (("reader", "bench-p0001"), ("writer", "bench-p0002"))
+        }
         self.index_direct()
 
     def index_direct(self) -> None:
@@ -442,7 +158,7 @@ class ScaleRun:
         done = subprocess.run(
             [
                 sys.executable,
-                str(benchlib.BENCH_DIR / "index_build.py"),
+                str(BENCH_DIR / "index_build.py"),
                 *("--database-url", self.url, "--repeat", "2", "--out-dir", str(out_dir)),
             ],
             capture_output=True,
@@ -586,14 +302,16 @@ class ScaleRun:
         self.chunk_cursor = 0
         extra = ["--workers", str(config.workers)] if config.workers > 1 else []
         log_path = self.work / f"server-{config.registrations}-{config.workers}.log"
-        server = benchlib.Server(self.env, log_path, ready_timeout=120, extra_args=extra)
+        server = Server(self.env, log_path, ready_timeout=120, extra_args=extra)
         self.server = server
         try:
             server.start()
             if not self.tokens:
                 for role, cred in self.creds.items():
-                    self.tokens[role] = benchlib.get_token(server.base_url, cred)
-            result["startup"] = wait_for_index(server, self.tokens["reader"], config.workers, 300)
+                    self.tokens[role] = api.get_token(server.base_url, cred)
+            result["startup"] = wait_for_index(
+                server, self.tokens["reader"], config.workers, 300, PRODUCTS, {"query": PRODUCTS_QUERIES[0]}
+            )
             self.log(
                 f"{config.label}: ready {result['startup']['ready_s']:.1f} s, first search "
                 f"{result['startup']['first_search_s']:.1f} s, all warm "
@@ -612,16 +330,15 @@ class ScaleRun:
                     file = self.next_register_chunk()
                 else:
                     file = self.files[kind.name]
-                return wrk_run(
-                    self.wrk,
+                return wrk.run_wrk_on_stack(
                     server,
-                    kind,
+                    self.wrk,
+                    kind.mode,
+                    self.url,
                     token=token,
-                    file=file,
-                    seconds=seconds,
+                    codes_file=file,
+                    duration=seconds,
                     connections=connections,
-                    url=self.url,
-                    database=args.database,
                 )
 
             if args.warmup:
@@ -650,7 +367,7 @@ class ScaleRun:
         sql(self.url, f"DELETE FROM provider_product WHERE id > {marker}", "VACUUM ANALYZE provider_product")
         result["register_rows_deleted"] = created
         result["cleanup_s"] = time.perf_counter() - started
-        redis.Redis.from_url(args.redis_url, socket_timeout=5).flushdb()
+        flush_redis(args.redis_url)
         return result
 
     def run(self) -> None:
@@ -678,297 +395,10 @@ class ScaleRun:
         self.data["elapsed_s"] = time.perf_counter() - self.t0
 
     def cleanup(self) -> None:
-        """Stop the server if one runs; drop the database and flush Redis DB 3 unless --keep-db."""
+        """Stop the server if one runs; drop the database and flush the Redis DB unless --keep-db."""
         if self.server is not None:
             self.server.stop()
-        if self.args.keep_db:
-            print(f"kept database {self.args.database}", file=sys.stderr)
-            return
-        with contextlib.suppress(Exception):
-            redis.Redis.from_url(self.args.redis_url, socket_timeout=5).flushdb()
-        if self.database_created:
-            try:
-                sql(self.admin_url, f'DROP DATABASE IF EXISTS "{self.args.database}" WITH (FORCE)')
-            except Exception as exc:  # report, do not mask the original error
-                print(f"could not drop database {self.args.database}: {exc}", file=sys.stderr)
-
-
-def _tree_digest(root: Path) -> str:
-    """SHA-256 over the relative paths and contents of every file under ``root``."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def _client_fields(out: str) -> dict[str, str]:
-    data = json.loads(out.strip().splitlines()[-1])
-    return {"client_id": data["client_id"], "client_secret": data["client_secret"]}
-
-
-# ------------------------------------------------------------------------------------------ report
-
-
-def _ms(v: float) -> str:
-    return f"{v:.1f}" if v < 100 else f"{v:,.0f}"
-
-
-def render(data: dict[str, Any]) -> str:
-    """Render the results as Markdown."""
-    cfg, build, configs = data["config"], data["build"], data["configs"]
-    m = data["machine"]
-    lines = [
-        f"# Production scale, PostgreSQL + Redis ({m['date_utc']})\n",
-        f"**Incomplete run: {data['error']}.**\n" if data.get("error") else "",
-        f"Catalogue {cfg['catalogue_size']:,} entries (generated in {build['generate_s']:.0f} s, "
-        f"{build['catalogue_file_mib']:.0f} MiB of JSON Lines; `catalogue import` {build['import_s']:.0f} s, "
-        f"peak RSS of the import {build['import_peak_rss_mib']:,.0f} MiB); {cfg['providers']:,} providers; "
-        f"registrations {', '.join(_short(s) for s in cfg['steps'])} ({cfg['per_provider']:,} per filled "
-        f"provider). wrk: latency over 1 connection for {cfg['latency_seconds']} s, then throughput over "
-        f"{cfg['connections']} connections for {cfg['throughput_seconds']} s, per request kind "
-        f"({cfg['warmup']} s warm-up each). PostgreSQL "
-        + ", ".join(f"{k} {v}" for k, v in data.get("postgres", {}).items())
-        + ".\n",
-    ]
-    # Latency table: kinds x configs (1 connection p50 / p95 / p99).
-    header = ["request", *(c["label"] for c in configs)]
-    rows = []
-    for kind in KINDS:
-        cells = []
-        for c in configs:
-            s = summarise_run(c["runs"][kind.name]["latency"])
-            cells.append(f"{_ms(s['p50_ms'])} / **{_ms(s['p95_ms'])}** / {_ms(s['p99_ms'])}")
-        rows.append([kind.label, *cells])
-    lines += [
-        "\n## Latency, one request in flight (p50 / **p95** / p99 ms)\n",
-        benchlib.md_table(header, rows),
-    ]
-    # Throughput table.
-    rows = []
-    for kind in KINDS:
-        cells = []
-        for c in configs:
-            s = summarise_run(c["runs"][kind.name]["throughput"])
-            base = _healthz_rps(c)
-            cells.append(
-                f"**{s['rps']:,.0f}** ({s['rps'] / base:.0%}); p95 {_ms(s['p95_ms'])}; "
-                f"CPU {s['server_cpu']:.0%}"
-            )
-        rows.append([kind.label, *cells])
-    lines += [
-        f"\n## Throughput, {cfg['connections']} connections (req/s (share of /healthz, same server); "
-        "p95 ms; server CPU, 100% = one core)\n",
-        benchlib.md_table(header, rows),
-    ]
-    # CPU cost per request.
-    rows = []
-    for kind in KINDS:
-        cells = []
-        for c in configs:
-            s = summarise_run(c["runs"][kind.name]["throughput"])
-            per_core = 1000 / s["server_cpu_ms_per_req"] if s["server_cpu_ms_per_req"] else math.nan
-            cells.append(
-                f"{s['server_cpu_ms_per_req']:.2f} / {s['postgres_cpu_ms_per_req']:.2f} / "
-                f"{s['redis_cpu_ms_per_req']:.2f} ({per_core:,.0f}/core; {s['new_pg_sessions']} new conns)"
-            )
-        rows.append([kind.label, *cells])
-    lines += [
-        "\n## CPU per request under load: server / PostgreSQL / Redis ms (server requests/s per core; "
-        "PostgreSQL connections opened during the run)\n",
-        benchlib.md_table(header, rows),
-    ]
-    # Statuses.
-    status_rows = []
-    for c in configs:
-        reg = c["runs"]["register"]
-        counts: dict[str, int] = {}
-        for r in (reg["latency"], reg["throughput"]):
-            for k, v in r["statuses"].items():
-                counts[k] = counts.get(k, 0) + v
-        total = sum(counts.values()) or 1
-        others = {
-            k: {s: n for s, n in r["statuses"].items() if s != "200"}
-            for k, v in c["runs"].items()
-            if k != "register"
-            for r in (v["latency"], v["throughput"])
-            if any(s != "200" for s in r["statuses"])
-        }
-        errors = sum(summarise_run(r)["socket_errors"] for v in c["runs"].values() for r in v.values())
-        status_rows.append(
-            [
-                c["label"],
-                f"{counts.get('201', 0):,} / {total:,} ({counts.get('201', 0) / total:.1%})",
-                str(others or "none"),
-                str(errors),
-            ]
-        )
-    lines += [
-        "\n## Answers\n",
-        benchlib.md_table(["server", "register 201 / all", "non-200 reads", "socket errors"], status_rows),
-    ]
-    # Growth ratios (1 worker configs).
-    single = [c for c in configs if c["workers"] == 1]
-    first, last = single[0], single[-1]
-    rows = []
-    verdicts: list[str] = []
-    for kind in KINDS:
-        a = summarise_run(first["runs"][kind.name]["latency"])["p95_ms"]
-        b = summarise_run(last["runs"][kind.name]["latency"])["p95_ms"]
-        ta = summarise_run(first["runs"][kind.name]["throughput"])["p95_ms"]
-        tb = summarise_run(last["runs"][kind.name]["throughput"])["p95_ms"]
-        ra = summarise_run(first["runs"][kind.name]["throughput"])["rps"] / _healthz_rps(first)
-        rb = summarise_run(last["runs"][kind.name]["throughput"])["rps"] / _healthz_rps(last)
-        rows.append(
-            [
-                kind.label,
-                f"{_ms(a)} → {_ms(b)} (**{_div(b, a):.2f}x**)",
-                f"{_ms(ta)} → {_ms(tb)} ({_div(tb, ta):.2f}x)",
-                f"{ra:.0%} → {rb:.0%}",
-            ]
-        )
-        if kind.name in ("get", "list-mid", "list-last"):
-            ok = _div(b, a) <= GET_TARGET_GROWTH
-            verdicts.append(f"{kind.label} {_div(b, a):.2f}x ({'met' if ok else 'MISSED'})")
-    lines += [
-        f"\n## Growth from {first['label']} to {last['label']} (p95 ms)\n",
-        benchlib.md_table(
-            [
-                "request",
-                "1 connection p95",
-                f"{cfg['connections']} connections p95",
-                "req/s share of /healthz",
-            ],
-            rows,
-        ),
-    ]
-    get_ok = all("MISSED" not in v for v in verdicts)
-    search_p95 = {
-        c["label"]: {
-            k.name: summarise_run(c["runs"][k.name]["latency"])["p95_ms"]
-            for k in KINDS
-            if k.group == "search"
-        }
-        for c in single
-    }
-    worst = max(v for per in search_p95.values() for v in per.values())
-    failed = {
-        f"{c['label']}, {k.name}, {mode}": {
-            st: n for st, n in c["runs"][k.name][mode]["statuses"].items() if st != "200"
-        }
-        for c in configs
-        for k in KINDS
-        if k.group == "search"
-        for mode in ("latency", "throughput")
-        if any(st != "200" for st in c["runs"][k.name][mode]["statuses"])
-    }
-    search_ok = worst < SEARCH_TARGET_MS and not failed
-    lines += [
-        "\n## Targets\n",
-        f"* get-one and list-page p95 within {GET_TARGET_GROWTH}x from {_short(first['registrations'])} to "
-        f"{_short(last['registrations'])} registrations (1 connection): **{'MET' if get_ok else 'MISSED'}**"
-        f" — {'; '.join(verdicts)}.",
-        f"* search p95 < {SEARCH_TARGET_MS:.0f} ms at {cfg['catalogue_size']:,} entries (1 connection, every "
-        f"search kind, every 1-worker server, every answer 200): **{'MET' if search_ok else 'MISSED'}** — "
-        f"worst p95 {worst:.1f} ms; non-200 search answers: {failed or 'none'}.",
-    ]
-    # Searches found.
-    checks = configs[0]["checks"]
-    found = []
-    for name in ("search-meds", "search-products", "search-none", "search-quarter", "search-broad"):
-        for item in checks[name]:
-            share = item["total"] / cfg["catalogue_size"]
-            found.append([f"`{item['path']}`", f"{item['total']:,}", f"{share:.1%}"])
-    lines += [
-        "\n## What the searches match\n",
-        benchlib.md_table(["request", "total_elements", "share"], found),
-    ]
-    lines.append(
-        f"\nList pages: reader has {data['reader_registrations']:,} registrations; mid page "
-        f"{data['pages']['mid']}, last page {data['pages']['last']} (size {PAGE_SIZE}).\n"
-    )
-    # Memory, index, sizes.
-    rows = []
-    for c in configs:
-        st, sz = c["startup"], c["db_sizes"]
-        rows.append(
-            [
-                c["label"],
-                f"{st['ready_s']:.1f} / {st['first_search_s']:.1f} / {st['all_workers_warm_s']:.1f}",
-                ", ".join(f"{v:,.0f}" for v in st["worker_rss_mib_at_ready"]),
-                ", ".join(f"{v:,.0f}" for v in st["worker_rss_mib_after_index"]),
-                ", ".join(f"{v:,.0f}" for v in c["worker_rss_mib_at_end"]),
-                ", ".join(f"{v:,.0f}" for v in c["worker_peak_rss_mib"]),
-                _mib3(sz["pp_total"], sz["pp_heap"], sz["pp_indexes"]),
-                _mib3(sz["cat_total"], sz["cat_heap"], sz["cat_indexes"]),
-                f"{c['grow']['insert_s']:.0f} / {c['grow']['vacuum_analyze_s']:.0f}",
-            ]
-        )
-    lines += [
-        "\n## Start-up, memory and database size\n",
-        benchlib.md_table(
-            [
-                "server",
-                "ready / first search / all warm s",
-                "RSS at ready MiB",
-                "RSS index built",
-                "RSS at end",
-                "peak RSS",
-                "provider_product MiB (heap + indexes)",
-                "catalogue_product MiB",
-                "insert / VACUUM ANALYZE s",
-            ],
-            rows,
-        ),
-        "\nRSS per worker process (one value per worker). 'first search' is when the first search was "
-        "answered, i.e. when the index of the process that answered was built.\n",
-    ]
-    direct = data.get("index_direct", {})
-    if "fetch_seconds" in direct:
-        rss = direct["rss_mib"]
-        lines.append(
-            f"\nIndex built directly (bench/index_build.py, {direct['entries']:,} entries): reading the rows "
-            f"{direct['fetch_seconds']:.1f} s, building the snapshot {direct['build_seconds_median']:.1f} s "
-            f"(median of {', '.join(f'{s:.1f}' for s in direct['build_seconds'])}); "
-            f"RSS {rss['before_fetch']:,.0f} MiB before, {rss['after_fetch']:,.0f} after reading, "
-            f"{rss['after_build']:,.0f} after building, "
-            f"{rss['index_only']:,.0f} with the rows dropped, peak {rss['peak']:,.0f}.\n"
-        )
-        lines.append(
-            benchlib.md_table(
-                ["in-process search", "matches", "cold ms", "repeated p50 / p95 ms", "last page ms"],
-                [
-                    [
-                        s["search"],
-                        f"{s['matches']:,}",
-                        f"{s['cold_ms']:.1f}",
-                        f"{s['warm_p50_ms']:.3f} / {s['warm_p95_ms']:.3f}",
-                        f"{s['last_page_ms']:.1f}",
-                    ]
-                    for s in direct["searches"]
-                ],
-            )
-        )
-    lines.append(
-        f"\nMachine: {m['cpus']} CPUs ({m['cpu']}), load average at start {m['loadavg_at_start'][0]:.2f}; "
-        "wrk, the server, PostgreSQL and Redis share the machine. "
-        f"Whole run {data.get('elapsed_s', 0) / 60:.1f} min.\n"
-    )
-    return "\n".join(lines)
-
-
-def _div(a: float, b: float) -> float:
-    """``a / b``, NaN when ``b`` is 0 (a run that got no answer in time reports 0 ms)."""
-    return a / b if b else math.nan
-
-
-def _mib3(total: int, heap: int, indexes: int) -> str:
-    return f"{total / 2**20:,.0f} ({heap / 2**20:,.0f} + {indexes / 2**20:,.0f})"
-
-
-def _healthz_rps(config: dict[str, Any]) -> float:
-    """The /healthz baseline of one server: the mean of its first and last throughput runs."""
-    runs = config["runs"]
-    return float(runs["healthz"]["throughput"]["rps"] + runs["healthz-end"]["throughput"]["rps"]) / 2
+        self.database.drop(keep=self.args.keep_db)
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -1003,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run the live src/ tree instead of a copy taken at the start",
     )
     parser.add_argument("--keep-db", action="store_true", help="keep the database and Redis DB afterwards")
-    parser.add_argument("--out-dir", type=Path, default=benchlib.OUT_DIR, help="where results go (bench/out)")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where results go (bench/out)")
     args = parser.parse_args(argv)
     try:
         args.steps = [int(s) for s in args.steps.split(",") if s.strip()]
@@ -1015,28 +445,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the last step needs more than --providers x --per-provider registrations")
     if not args.database.replace("_", "").isalnum():
         parser.error("--database must be letters, digits and underscores")
-    wrk = run_http.require_wrk()
-    benchlib.exit_cleanly_on_sigterm()
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(int(args.max_minutes * 60))
-    machine = benchlib.machine_info()
-    work = Path(tempfile.mkdtemp(prefix="pp-bench-scale-"))
-    bench = ScaleRun(args, wrk, work)
-    status = 0
-    try:
-        bench.run()
-    except Deadline:
-        print(f"stopped: the run exceeded --max-minutes {args.max_minutes}", file=sys.stderr)
-        bench.data["error"] = f"stopped after --max-minutes {args.max_minutes}"
-        status = 3
-    except Exception as exc:  # report what was measured before the failure, then fail
-        traceback.print_exc()
-        bench.data["error"] = f"{type(exc).__name__}: {exc}"
-        status = 1
-    finally:
-        signal.alarm(0)
-        bench.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
+    wrk_path = wrk.require_wrk()
+    lifecycle.exit_cleanly_on_sigterm()
+    machine = machine_info()
+    with lifecycle.workdir("pp-bench-scale-") as work:
+        bench = ScaleRun(args, wrk_path, work)
+        status = lifecycle.run_bounded(
+            bench.run,
+            bench.data,
+            seconds=args.max_minutes * 60,
+            stopped=f"the run exceeded --max-minutes {args.max_minutes}",
+            error=f"stopped after --max-minutes {args.max_minutes}",
+            failure_status=1,
+            cleanup=bench.cleanup,
+        )
     data = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": machine,
@@ -1044,23 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         "reader_registrations": getattr(bench, "reader_count", None),
         "pages": getattr(bench, "pages", None),
     }
-    stamp_stem = "scale-pg" if status == 0 else "scale-pg-partial"
-    if not bench.data["configs"]:
-        json_path = args.out_dir / f"{stamp_stem}-failed.json"
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(data, indent=2, default=str) + "\n")
-        print(f"no server was measured; raw data in {json_path}", file=sys.stderr)
-        return status or 1
-    try:
-        markdown = render(data)
-    except Exception:  # keep the raw numbers whatever happens to the tables
-        traceback.print_exc()
-        markdown = "# Production scale: rendering failed, see the JSON file\n"
-        status = status or 1
-    json_path, md_path = benchlib.write_results(stamp_stem, data, markdown, args.out_dir)
-    print(markdown)
-    print(f"results: {json_path} and {md_path}", file=sys.stderr)
-    return status
+    return write_report(data, status, args.out_dir)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
--- wrk script used by bench/run_http.py and bench/scale_pg.py.
+-- wrk script used by the benchmarks through bench/harness/wrk.py.
 --
 --   wrk ... -s bench/wrk/endpoint.lua URL -- MODE [CODES_FILE] THREADS
 --
@@ -12,7 +12,7 @@
 --             e.g. "/arc/v1/products?query=losartan%2050" or "/arc/v1/providers/products?page=66&size=15"
 -- The Bearer token comes from wrk's -H option. Every mode builds each request in Lua and counts
 -- response statuses, so the driver does the same work per request whatever the endpoint. done()
--- prints one line "BENCH_JSON {...}" that run_http.py parses.
+-- prints one line "BENCH_JSON {...}" that bench/harness/wrk.py parses.
 
 local threads = {}
 
