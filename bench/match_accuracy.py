@@ -26,19 +26,20 @@ import argparse
 import json
 import platform
 import random
-import re
 import statistics
 import sys
 import time
-import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from harness import BENCH_DIR, OUT_DIR
+from harness.results import write_results
+from match_variations import KINDS, MED_ONLY, vary
 from provider_products.onboarding.match import (
     ACCEPT_SCORE,
     Candidate,
@@ -49,269 +50,8 @@ from provider_products.onboarding.match import (
     catalogue_entries,
 )
 
-BENCH_DIR = Path(__file__).resolve().parent
-OUT_DIR = BENCH_DIR / "out"
 DEFAULT_SEED = 20261127
 TOP = 3
-
-# --- variations -----------------------------------------------------------------------------------
-
-# Catalogue wording -> ways inventories abbreviate it (longest phrases first when applied).
-FORM_ABBREVIATIONS: dict[str, list[str]] = {
-    "Solución inyectable": ["sol iny", "iny", "amp", "inj", "sol. iny."],
-    "Polvo para solución inyectable": ["pvo iny", "polvo p/sol iny", "vial"],
-    "Polvo para suspensión oral": ["pvo susp", "polvo p/susp"],
-    "Suspensión oral": ["susp", "susp oral", "susp."],
-    "Suspensión inyectable": ["susp iny"],
-    "Solución oftálmica": ["sol oft", "gts oft"],
-    "Suspensión oftálmica": ["susp oft"],
-    "Solución oral": ["sol oral", "sol"],
-    "Gotas orales": ["gts", "gotas"],
-    "Tableta de liberación prolongada": ["tab LP", "tab lib prol", "comp LP"],
-    "Tableta recubierta": ["tab rec", "tabs rec", "comp rec"],
-    "Tableta masticable": ["tab mast"],
-    "Cápsula blanda": ["cap blanda", "caps bl"],
-    "Tableta": ["tab", "tabs", "tb", "comp", "TAB"],
-    "Cápsula": ["cap", "caps", "CAPS"],
-    "Jarabe": ["jbe", "jar"],
-    "Crema": ["crem", "cr"],
-    "Ungüento": ["ung", "ungto"],
-    "Supositorio": ["sup", "supos"],
-    "Aerosol para inhalación": ["aer inh", "inhalador"],
-    "Radiografía": ["Rx", "RX"],
-    "Ecografía": ["Eco", "ECO"],
-    "Tomografía computarizada": ["TAC", "TC"],
-    "Resonancia magnética": ["RMN", "RM"],
-    "Consulta": ["Cons."],
-    "Ácido": ["Ac.", "ac"],
-    "Clorhidrato de": ["", "Clorh."],
-    "bilateral": ["bilat"],
-    "unilateral": ["unilat"],
-    "contraste": ["cte", "contr."],
-}
-BRANDS = [
-    "GENFAR",
-    "MK",
-    "La Santé",
-    "Tecnoquímicas",
-    "Bayer",
-    "Pfizer",
-    "(Lab. Chile)",
-    "Laproff",
-    "Sanofi",
-    "Bioquifar",
-    "Memphis",
-    "Humax",
-    "genérico",
-]
-PACKAGING = ["x 30", "X 100", "caja x 10", "x10", "blister x 10", "fco x 120 ml", "x 1", "und"]
-SERVICE_NOISE = ["particular", "ambulatorio", "(paquete)", "SOAT", "cod. 1234", "adulto"]
-KEYBOARD = "qwertyuiopasdfghjklzxcvbnm"
-
-KINDS = (
-    "exact",
-    "no_accents",
-    "uppercase",
-    "abbreviation",
-    "word_order",
-    "typo",
-    "units",
-    "noise",
-    "combined",
-    "truncated",
-    "missing_words",
-)
-MED_ONLY = {"units"}
-
-
-def strip_accents(text: str) -> str:
-    """Drop combining marks but keep the case."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
-
-
-def abbreviate(name: str, rng: random.Random) -> str:
-    """Abbreviate form and study words the way inventories do; else shorten one long word with a dot."""
-    out = name
-    changed = False
-    for phrase in sorted(FORM_ABBREVIATIONS, key=len, reverse=True):
-        pattern = re.compile(rf"\b{re.escape(phrase)}\b", re.IGNORECASE)
-        if pattern.search(out):
-            out = pattern.sub(rng.choice(FORM_ABBREVIATIONS[phrase]), out, count=1)
-            changed = True
-    if not changed:
-        words = out.split()
-        long = [i for i, w in enumerate(words) if len(w) >= 6 and w.isalpha() and i > 0]
-        if not long and len(words[0]) >= 8:
-            long = [0]
-        if long:
-            i = rng.choice(long)
-            words[i] = words[i][: rng.randint(4, 5)] + "."
-            out = " ".join(words)
-    return re.sub(r"\s+", " ", out).strip()
-
-
-# A strength as catalogue names write it: "500 mg", "250 mg/5 mL", "1 200 000 UI", "0.5 %".
-STRENGTH = re.compile(
-    r"\d[\d.]*(?: \d{3})*(?: ?(?:mg|g|mcg|mL|UI|%|mEq|mOsm))?(?:/(?:\d[\d.]* ?)?(?:mg|g|mcg|mL|UI|dosis|L))*"
-    r"(?= |$)"
-)
-
-
-def reorder(name: str, rng: random.Random) -> str:
-    """Move words around (a strength stays one piece): the form first, the ingredient last, a shuffle."""
-    pieces: list[str] = []
-    position = 0
-    for match in STRENGTH.finditer(name):
-        pieces.extend(name[position : match.start()].split())
-        pieces.append(match.group(0))
-        position = match.end()
-    pieces.extend(name[position:].split())
-    if len(pieces) < 2:
-        return name
-    for _ in range(10):
-        shuffled = pieces[:]
-        if rng.random() < 0.5:
-            cut = rng.randint(1, len(pieces) - 1)
-            shuffled = pieces[cut:] + pieces[:cut]
-        else:
-            rng.shuffle(shuffled)
-        text = " ".join(shuffled)
-        if text != name:
-            return text
-    return name
-
-
-def truncate(name: str, rng: random.Random) -> str:
-    """Cut the name at 20 to 30 characters, as point-of-sale systems with short fields do."""
-    limit = rng.randint(20, 30)
-    return name if len(name) <= limit else name[:limit].rstrip()
-
-
-SALTS = re.compile(
-    r"\b(?:Clorhidrato de|Sulfato de|sódic[oa]|potásico|maleato|tartrato|succinato|fumarato|citrato|besilato)"
-    r"\b ?",
-    re.IGNORECASE,
-)
-
-
-def drop_words(name: str, rng: random.Random, medication: bool) -> str:
-    """Leave out what inventories often omit: the salt, the form's qualifier or the whole form."""
-    if medication:
-        without_salt = SALTS.sub("", name).strip()
-        if without_salt != name and rng.random() < 0.5:
-            return without_salt
-        match = STRENGTH.search(name)
-        if match and match.end() < len(name):
-            form = name[match.end() :].split()
-            keep = form[:1] if len(form) > 1 and rng.random() < 0.5 else []
-            return " ".join([name[: match.end()].strip(), *keep])
-        return without_salt
-    words = name.split()
-    droppable = [i for i, w in enumerate(words) if i > 0 and w.lower() not in {"de", "del", "la", "y"}]
-    if len(droppable) < 2:
-        return name
-    del words[rng.choice(droppable)]
-    return " ".join(words)
-
-
-def typo(name: str, rng: random.Random, edits: int | None = None) -> str:
-    """Make one or two character edits (swap, drop, double, wrong key) in words of 4+ letters."""
-    count = edits if edits is not None else (1 if rng.random() < 0.6 else 2)
-    chars = list(name)
-    for _ in range(count):
-        spots = [m.start() + 1 for m in re.finditer(r"[^\W\d_]{4,}", "".join(chars))]
-        words = list(re.finditer(r"[^\W\d_]{4,}", "".join(chars)))
-        if not spots:
-            break
-        word = rng.choice(words)
-        pos = rng.randrange(word.start() + 1, word.end())  # first letters are rarely mistyped
-        op = rng.choice(("substitute", "delete", "insert", "transpose"))
-        if op == "substitute":
-            chars[pos] = rng.choice(KEYBOARD)
-        elif op == "delete":
-            del chars[pos]
-        elif op == "insert":
-            chars.insert(pos, rng.choice(KEYBOARD))
-        elif pos + 1 < word.end():
-            chars[pos], chars[pos + 1] = chars[pos + 1], chars[pos]
-        else:
-            chars[pos - 1], chars[pos] = chars[pos], chars[pos - 1]
-    return "".join(chars)
-
-
-def units(name: str, rng: random.Random) -> str:
-    """Rewrite strengths: no space before units, decimal comma, other unit names, g <-> mg."""
-    out = name
-
-    def grams(match: re.Match[str]) -> str:
-        value = float(match.group(1))
-        return f"{value * 1000:g}{rng.choice(['mg', ' mg', 'MG'])}"
-
-    if re.search(r"\b\d+(?:\.\d+)? g\b", out) and rng.random() < 0.5:
-        out = re.sub(r"\b(\d+(?:\.\d+)?) g\b", grams, out, count=1)
-    out = re.sub(r"(\d)\.(\d)", r"\1,\2", out)  # decimal comma
-    while re.search(r"\d \d{3}\b", out):  # "2 400 000" -> "2.400.000"
-        out = re.sub(r"(\d) (\d{3})\b", r"\1.\2", out)
-    out = re.sub(
-        r"(\d) (mg|g|mcg|mL|UI|%)", lambda m: m.group(1) + rng.choice(["", "", " "]) + m.group(2), out
-    )
-    out = out.replace("mcg", rng.choice(["mcg", "µg", "ug"]))
-    out = out.replace("mL", rng.choice(["ml", "ML", "cc"]))
-    return out.replace("UI", rng.choice(["UI", "U.I.", "U"]))
-
-
-def noise(name: str, rng: random.Random, medication: bool) -> str:
-    """Add a brand or laboratory, a packaging count or a billing word."""
-    if medication:
-        extra = [rng.choice(BRANDS)] if rng.random() < 0.7 else []
-        if not extra or rng.random() < 0.6:
-            extra.append(rng.choice(PACKAGING))
-        rng.shuffle(extra)
-        return f"{name} {' '.join(extra)}"
-    word = rng.choice(SERVICE_NOISE)
-    return f"{word} {name}" if rng.random() < 0.3 else f"{name} {word}"
-
-
-def vary(kind: str, name: str, rng: random.Random, medication: bool) -> str:
-    """Apply one kind of variation."""
-    if kind == "exact":
-        return name
-    if kind == "no_accents":
-        return strip_accents(name)
-    if kind == "uppercase":
-        return name.upper()
-    if kind == "abbreviation":
-        return abbreviate(name, rng)
-    if kind == "word_order":
-        return reorder(name, rng)
-    if kind == "typo":
-        return typo(name, rng)
-    if kind == "units":
-        return units(name, rng)
-    if kind == "noise":
-        return noise(name, rng, medication)
-    if kind == "truncated":
-        return truncate(name, rng)
-    if kind == "missing_words":
-        return drop_words(name, rng, medication)
-    if kind == "combined":
-        steps: list[Callable[[str], str]] = [
-            lambda s: abbreviate(s, rng),
-            lambda s: noise(s, rng, medication),
-            lambda s: typo(s, rng, edits=1),
-            lambda s: reorder(s, rng),
-        ]
-        if medication:
-            steps.append(lambda s: units(s, rng))
-        chosen = rng.sample(steps, rng.randint(2, min(4, len(steps))))
-        out = name
-        for step in chosen:
-            out = step(out)
-        case = rng.random()
-        return out.upper() if case < 0.5 else strip_accents(out) if case < 0.8 else out
-    raise ValueError(kind)
-
 
 # --- sample and run -------------------------------------------------------------------------------
 
@@ -498,6 +238,55 @@ def scale_run(size: int, seed: int, rows_wanted: int) -> dict[str, Any]:
     }
 
 
+def absent_sample(
+    entries: Sequence[CatalogueEntry], rng: random.Random, size: int
+) -> tuple[Matcher, list[Row], list[Outcome]]:
+    """Products the catalogue does not have: ``size`` entries (60% medications) removed from a second
+    matcher and looked for under ``combined`` names; returns that matcher, the rows and their outcomes."""
+    meds = [e for e in entries if e.product_type == "MEDICATION"]
+    others = [e for e in entries if e.product_type != "MEDICATION"]
+    absent_meds = round(0.6 * size)
+    held = rng.sample(meds, absent_meds) + rng.sample(others, size - absent_meds)
+    held_codes = {e.product_code for e in held}
+    without = Matcher([e for e in entries if e.product_code not in held_codes])
+    absent_rows = [
+        Row(
+            "combined",
+            e.product_type,
+            e.product_code,
+            e.name,
+            vary("combined", e.name, rng, e.product_type == "MEDICATION"),
+        )
+        for e in held
+    ]
+    absent_outcomes, _ = run(without, absent_rows)
+    return without, absent_rows, absent_outcomes
+
+
+def print_failures(
+    limit: int,
+    entries: Sequence[CatalogueEntry],
+    sample: tuple[Sequence[Row], Sequence[Outcome]],
+    absent: tuple[Sequence[Row], Sequence[Outcome]],
+) -> None:
+    """Print up to ``limit`` misses, right-but-unfilled rows and wrongly filled absent products."""
+    rows, outcomes = sample
+    absent_rows, absent_outcomes = absent
+    names = {e.product_code: e.name for e in entries}
+    misses = [(r, o) for r, o in zip(rows, outcomes, strict=True) if o.codes[:1] != [r.label]]
+    for row, outcome in misses[:limit]:
+        got = f"{names[outcome.codes[0]]!r} ({outcome.scores[0]:.1f})" if outcome.codes else "nothing"
+        print(f"miss [{row.kind}] {row.name!r} -> {got}; want {row.original!r}")
+    unfilled = [
+        (r, o) for r, o in zip(rows, outcomes, strict=True) if o.codes[:1] == [r.label] and not o.filled
+    ]
+    for row, outcome in unfilled[:limit]:
+        print(f"right but not filled [{row.kind}] {row.name!r} ({outcome.scores[:2]}); {row.original!r}")
+    wrong = [(r, o) for r, o in zip(absent_rows, absent_outcomes, strict=True) if o.filled]
+    for row, outcome in wrong[:limit]:
+        print(f"absent but filled {row.name!r} -> {names[outcome.codes[0]]!r} ({outcome.scores[0]:.1f})")
+
+
 def markdown(report: dict[str, Any]) -> str:
     """Render the tables of the report."""
     main = report["sample"]
@@ -577,25 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, _ = build_sample(entries, rng, args.medications, args.services)
     outcomes, seconds = run(matcher, rows)
 
-    # products the catalogue does not have: a separate experiment on the whole catalogue, 60% medications,
-    # with those entries removed from a second matcher
-    meds = [e for e in entries if e.product_type == "MEDICATION"]
-    others = [e for e in entries if e.product_type != "MEDICATION"]
-    absent_meds = round(0.6 * args.absent)
-    held = rng.sample(meds, absent_meds) + rng.sample(others, args.absent - absent_meds)
-    held_codes = {e.product_code for e in held}
-    without = Matcher([e for e in entries if e.product_code not in held_codes])
-    absent_rows = [
-        Row(
-            "combined",
-            e.product_type,
-            e.product_code,
-            e.name,
-            vary("combined", e.name, rng, e.product_type == "MEDICATION"),
-        )
-        for e in held
-    ]
-    absent_outcomes, _ = run(without, absent_rows)
+    without, absent_rows, absent_outcomes = absent_sample(entries, rng, args.absent)
 
     report: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -630,24 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(report)
     print(text)
     if args.failures:
-        names = {e.product_code: e.name for e in entries}
-        misses = [(r, o) for r, o in zip(rows, outcomes, strict=True) if o.codes[:1] != [r.label]]
-        for row, outcome in misses[: args.failures]:
-            got = f"{names[outcome.codes[0]]!r} ({outcome.scores[0]:.1f})" if outcome.codes else "nothing"
-            print(f"miss [{row.kind}] {row.name!r} -> {got}; want {row.original!r}")
-        unfilled = [
-            (r, o) for r, o in zip(rows, outcomes, strict=True) if o.codes[:1] == [r.label] and not o.filled
-        ]
-        for row, outcome in unfilled[: args.failures]:
-            print(f"right but not filled [{row.kind}] {row.name!r} ({outcome.scores[:2]}); {row.original!r}")
-        wrong = [(r, o) for r, o in zip(absent_rows, absent_outcomes, strict=True) if o.filled]
-        for row, outcome in wrong[: args.failures]:
-            print(f"absent but filled {row.name!r} -> {names[outcome.codes[0]]!r} ({outcome.scores[0]:.1f})")
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    for suffix, content in (("json", json.dumps(report, indent=2, ensure_ascii=False)), ("md", text)):
-        for stem in (f"match-{stamp}", "match-latest"):
-            (args.out_dir / f"{stem}.{suffix}").write_text(content + "\n", "utf-8")
+        print_failures(args.failures, entries, (rows, outcomes), (absent_rows, absent_outcomes))
+    write_results("match", report, text + "\n", args.out_dir)
     return 0
 
 
