@@ -16,8 +16,10 @@ import httpx
 import pytest
 
 from provider_products.catalogue import importer
+from provider_products.catalogue.schemas import CODE_PATTERN
 from provider_products.client.models import RateLimitState
-from provider_products.onboarding.onboard import Pacer
+from provider_products.onboarding import onboard
+from provider_products.onboarding.pacing import Pacer
 from tests.conftest import FakeClock
 from tests.servers import CLI, Server, clean_env, start_server
 
@@ -239,3 +241,26 @@ def test_pacer_never_exceeds_the_window_and_respects_earlier_use() -> None:
     # And ours never exceed the limit in any window.
     for start in sends:
         assert sum(1 for t in sends if start <= t < start + 10) <= 10
+
+
+def test_read_inventory_semicolon_csv_with_bom_is_accepted(tmp_path: Path) -> None:
+    # The same file ``match`` and ``catalogue import`` accept: a Spanish-locale spreadsheet's export.
+    inventory = tmp_path / "inv.csv"
+    inventory.write_text("sku;product_code;precio\nSKU-1;MED-042;1,50\n;;\n", "utf-8-sig")
+    columns, rows = onboard.read_inventory(inventory)
+    assert columns == ["sku", "product_code", "precio"]
+    assert [(r.line, r.raw_code, r.columns) for r in rows] == [
+        (2, "MED-042", {"sku": "SKU-1", "product_code": "MED-042", "precio": "1,50"})
+    ]
+
+
+def test_read_inventory_bad_json_line_is_named(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.jsonl"
+    inventory.write_text('{"product_code": "MED-042"}\n{"product_code": \n', "utf-8")
+    with pytest.raises(onboard.InventoryError, match=r"line 2: invalid JSON"):
+        onboard.read_inventory(inventory)
+
+
+def test_code_pattern_is_the_servers() -> None:
+    # The integrator side keeps its own copy so that it imports nothing from the server.
+    assert onboard.CODE_PATTERN.pattern == CODE_PATTERN.pattern
