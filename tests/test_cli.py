@@ -323,6 +323,25 @@ def test_catalogue_import_csv_with_utf8_bom_is_accepted(cli: Run, tmp_path: Path
     assert set(_catalogue(db_path)) == {"TST-MED-1", "TST-MED-2", "TST-LAB-1"}
 
 
+def test_catalogue_import_semicolon_csv_is_accepted(cli: Run, tmp_path: Path, db_path: Path) -> None:
+    # Spreadsheets set to Spanish locales separate with ';' (',' is their decimal separator).
+    content = (CSV_HEADER + CSV_ROWS).replace(",", ";")
+    (tmp_path / "cat.csv").write_text(content, "utf-8")
+
+    result = cli("catalogue", "import", "cat.csv")
+
+    assert result.returncode == 0, result.stderr
+    assert set(_catalogue(db_path)) == {"TST-MED-1", "TST-MED-2", "TST-LAB-1"}
+
+
+def test_catalogue_import_unreadable_file_exits_2(cli: Run, db_path: Path) -> None:
+    result = cli("catalogue", "import", "missing.csv")
+
+    assert result.returncode == 2
+    assert "cannot read missing.csv" in _flat(result.stderr)
+    assert not db_path.exists()
+
+
 def test_catalogue_import_csv_changed_name_updates_by_code(cli: Run, tmp_path: Path, db_path: Path) -> None:
     _preload(db_path, CSV_HEADER + CSV_ROWS, "csv")
     changed = CSV_ROWS.replace("Ibuprofeno 400 mg Tableta", "Ibuprofeno 400 mg Tableta Recubierta")
