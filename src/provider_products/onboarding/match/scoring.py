@@ -117,25 +117,19 @@ def _explained(query: Query, indexed: Indexed) -> tuple[float, dict[str, float]]
     covered: dict[str, float] = {}
     explained = 0.0
     for word, matches, weight in zip(query.words, query.matches, query.weights, strict=True):
-        best = _cover(matches, indexed.all_words, covered)
+        best = 0.0
+        for other in indexed.all_words:
+            sim = matches.get(other, 0.0)
+            if sim > 0.0:
+                # every entry word the row word stands for is covered: "aspirina" covers both
+                # "acido" and "acetilsalicilico"
+                best = max(best, sim)
+                if sim > covered.get(other, 0.0):
+                    covered[other] = sim
         if best == 0.0 and _is_strength_number(word, indexed):
             best = 1.0  # "Acetaminofen 500 tab": a bare number that is the entry's strength
         explained += weight * best
     return explained, covered
-
-
-def _cover(matches: Mapping[str, float], entry_words: Iterable[str], covered: dict[str, float]) -> float:
-    """Mark the entry words one row word stands for; return its best similarity among them."""
-    best = 0.0
-    for other in entry_words:
-        sim = matches.get(other, 0.0)
-        if sim > 0.0:
-            # every entry word the row word stands for is covered: "aspirina" covers both
-            # "acido" and "acetilsalicilico"
-            best = max(best, sim)
-            if sim > covered.get(other, 0.0):
-                covered[other] = sim
-    return best
 
 
 def _is_strength_number(word: str, indexed: Indexed) -> bool:
