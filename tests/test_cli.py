@@ -1,4 +1,8 @@
-"""The ``provider-products`` command run as a real subprocess against a SQLite file in a temporary dir."""
+"""The ``provider-products`` admin commands against a SQLite file in a temporary dir.
+
+They run in-process through typer's ``CliRunner`` (the same parsing, exit codes and output as the
+console script); the one test about what a real process prints runs the installed script.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,19 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
+from typer.testing import CliRunner
 
 from provider_products import bootstrap
 from provider_products.auth import service as auth_service
 from provider_products.catalogue import importer
+from provider_products.cli.main import app
 from provider_products.db.engine import Connection, Database
 
 CLI = Path(sys.executable).parent / "provider-products"
@@ -100,7 +107,16 @@ def _row_errors(stderr: str) -> dict[int, str]:
     return {int(parts[i]): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
-Run = Callable[..., "subprocess.CompletedProcess[str]"]
+@dataclass(frozen=True)
+class Completed:
+    """What a command did: its exit status and what it printed on each stream."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Run = Callable[..., Completed]
 
 
 @pytest.fixture
@@ -110,11 +126,28 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, db_path: Path) -> Run:
+def cli(tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """Run a command in-process in ``tmp_path``; extra keyword arguments become env vars."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, **env: str) -> Completed:
+        # Only the settings _env gives: the caller's PROVIDER_PRODUCTS_* variables are unset.
+        environment: dict[str, str | None] = {
+            k: None for k in os.environ if k.startswith("PROVIDER_PRODUCTS_")
+        }
+        environment.update(_env(db_path, **env))
+        result = CliRunner().invoke(app, list(args), env=environment, catch_exceptions=False)
+        return Completed(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+@pytest.fixture
+def process(tmp_path: Path, db_path: Path) -> Run:
     """Run the installed console script in ``tmp_path``; extra keyword arguments become env vars."""
 
-    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+    def run(*args: str, **env: str) -> Completed:
+        done = subprocess.run(
             [str(CLI), *args],
             cwd=tmp_path,
             env=_env(db_path, **env),
@@ -123,6 +156,7 @@ def cli(tmp_path: Path, db_path: Path) -> Run:
             timeout=120,
             check=False,
         )
+        return Completed(done.returncode, done.stdout, done.stderr)
 
     return run
 
@@ -323,6 +357,25 @@ def test_catalogue_import_csv_with_utf8_bom_is_accepted(cli: Run, tmp_path: Path
     assert set(_catalogue(db_path)) == {"TST-MED-1", "TST-MED-2", "TST-LAB-1"}
 
 
+def test_catalogue_import_semicolon_csv_is_accepted(cli: Run, tmp_path: Path, db_path: Path) -> None:
+    # Spreadsheets set to Spanish locales separate with ';' (',' is their decimal separator).
+    content = (CSV_HEADER + CSV_ROWS).replace(",", ";")
+    (tmp_path / "cat.csv").write_text(content, "utf-8")
+
+    result = cli("catalogue", "import", "cat.csv")
+
+    assert result.returncode == 0, result.stderr
+    assert set(_catalogue(db_path)) == {"TST-MED-1", "TST-MED-2", "TST-LAB-1"}
+
+
+def test_catalogue_import_unreadable_file_exits_2(cli: Run, db_path: Path) -> None:
+    result = cli("catalogue", "import", "missing.csv")
+
+    assert result.returncode == 2
+    assert "cannot read missing.csv" in _flat(result.stderr)
+    assert not db_path.exists()
+
+
 def test_catalogue_import_csv_changed_name_updates_by_code(cli: Run, tmp_path: Path, db_path: Path) -> None:
     _preload(db_path, CSV_HEADER + CSV_ROWS, "csv")
     changed = CSV_ROWS.replace("Ibuprofeno 400 mg Tableta", "Ibuprofeno 400 mg Tableta Recubierta")
@@ -433,8 +486,9 @@ def test_catalogue_import_without_file_or_sandbox_is_an_error(cli: Run, db_path:
 # --- settings ------------------------------------------------------------------------------------
 
 
-def test_command_with_bad_setting_exits_2_naming_the_variable(cli: Run, db_path: Path) -> None:
-    result = cli("providers", "list", PROVIDER_PRODUCTS_RATE_LIMIT="lots")
+def test_command_with_bad_setting_exits_2_naming_the_variable(process: Run, db_path: Path) -> None:
+    # A real process: what matters is what the user sees, no traceback.
+    result = process("providers", "list", PROVIDER_PRODUCTS_RATE_LIMIT="lots")
 
     assert result.returncode == 2
     assert "PROVIDER_PRODUCTS_RATE_LIMIT" in result.stderr

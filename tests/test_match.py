@@ -1,4 +1,4 @@
-"""Inventory matching (``onboarding/match.py``) against the bundled sandbox catalogue: pure unit tests."""
+"""Inventory matching (``onboarding/match/``) against the bundled sandbox catalogue: pure unit tests."""
 
 from __future__ import annotations
 

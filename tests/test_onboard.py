@@ -9,15 +9,20 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from provider_products.catalogue import importer
+from provider_products.catalogue.schemas import CODE_PATTERN
+from provider_products.client import AsyncClient
 from provider_products.client.models import RateLimitState
-from provider_products.onboarding.onboard import Pacer
+from provider_products.onboarding import onboard
+from provider_products.onboarding.pacing import Pacer
 from tests.conftest import FakeClock
 from tests.servers import CLI, Server, clean_env, start_server
 
@@ -239,3 +244,120 @@ def test_pacer_never_exceeds_the_window_and_respects_earlier_use() -> None:
     # And ours never exceed the limit in any window.
     for start in sends:
         assert sum(1 for t in sends if start <= t < start + 10) <= 10
+
+
+def test_read_inventory_semicolon_csv_with_bom_is_accepted(tmp_path: Path) -> None:
+    # The same file ``match`` and ``catalogue import`` accept: a Spanish-locale spreadsheet's export.
+    inventory = tmp_path / "inv.csv"
+    inventory.write_text("sku;product_code;precio\nSKU-1;MED-042;1,50\n;;\n", "utf-8-sig")
+    columns, rows = onboard.read_inventory(inventory)
+    assert columns == ["sku", "product_code", "precio"]
+    assert [(r.line, r.raw_code, r.columns) for r in rows] == [
+        (2, "MED-042", {"sku": "SKU-1", "product_code": "MED-042", "precio": "1,50"})
+    ]
+
+
+def test_read_inventory_bad_json_line_is_named(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.jsonl"
+    inventory.write_text('{"product_code": "MED-042"}\n{"product_code": \n', "utf-8")
+    with pytest.raises(onboard.InventoryError, match=r"line 2: invalid JSON"):
+        onboard.read_inventory(inventory)
+
+
+def test_code_pattern_is_the_servers() -> None:
+    # The integrator side keeps its own copy so that it imports nothing from the server.
+    assert onboard.CODE_PATTERN.pattern == CODE_PATTERN.pattern
+
+
+# --- the run's rules, in-process against the app ---------------------------------------------------
+
+
+@pytest.fixture
+async def sdk(app: FastAPI, http: httpx.AsyncClient, make_client: Any) -> AsyncIterator[AsyncClient]:
+    """The SDK client of a new provider, talking to the app in-process."""
+    creds = await make_client()
+    client = AsyncClient(
+        base_url="http://testserver",
+        client_id=creds.client_id,
+        client_secret=creds.client_secret,
+        http_client=http,
+    )
+    yield client
+    await client.aclose()
+
+
+async def _run(
+    sdk: AsyncClient,
+    inventory: Path,
+    *,
+    answer: bool | None = None,
+    asked: list[int] | None = None,
+    **plan: Any,
+) -> onboard.Summary:
+    """Onboard ``inventory``; a removal confirmation is answered with ``answer`` (None: must not be asked)."""
+    columns, rows = onboard.read_inventory(inventory)
+
+    def confirm(count: int) -> bool:
+        assert answer is not None, "asked to confirm"
+        if asked is not None:
+            asked.append(count)
+        return answer
+
+    return await onboard.onboard(
+        sdk, onboard.Plan(inventory=inventory, **plan), columns, rows, confirm_removal=confirm
+    )
+
+
+async def _codes(sdk: AsyncClient) -> set[str]:
+    return {p.product_code async for p in sdk.iter_provider_products()}
+
+
+async def test_onboard_sync_without_confirmation_removes_nothing(sdk: AsyncClient, tmp_path: Path) -> None:
+    await _run(sdk, _inventory(tmp_path / "first.csv", ACTIVE[:3]))
+    asked: list[int] = []
+    summary = await _run(
+        sdk, _inventory(tmp_path / "second.csv", ACTIVE[:1]), sync=True, answer=False, asked=asked
+    )
+    assert asked == [2]
+    assert await _codes(sdk) == set(ACTIVE[:3])
+    assert ", 0 removed;" in summary.text
+    assert summary.exit_code == 0
+
+
+async def test_onboard_sync_confirmed_or_assumed_removes_absent_codes(
+    sdk: AsyncClient, tmp_path: Path
+) -> None:
+    await _run(sdk, _inventory(tmp_path / "first.csv", ACTIVE[:4]))
+    asked: list[int] = []
+    await _run(sdk, _inventory(tmp_path / "second.csv", ACTIVE[:3]), sync=True, answer=True, asked=asked)
+    assert asked == [1]
+    assert await _codes(sdk) == set(ACTIVE[:3])
+    summary = await _run(sdk, _inventory(tmp_path / "third.csv", ACTIVE[:1]), sync=True, assume_yes=True)
+    assert await _codes(sdk) == set(ACTIVE[:1])
+    assert ", 2 removed;" in summary.text
+    removed = [r["product_code"] for r in _report(summary.report) if r["outcome"] == "removed"]
+    assert sorted(removed) == sorted(ACTIVE[1:3])
+
+
+async def test_onboard_failed_row_exits_1_and_state_records_acknowledged_outcomes(
+    sdk: AsyncClient, tmp_path: Path
+) -> None:
+    inventory = _inventory(tmp_path / "inv.csv", [ACTIVE[0], "NOPE-1", "bad code"])
+    summary = await _run(sdk, inventory)
+    assert summary.exit_code == 1
+    assert summary.report == tmp_path / "inv.csv.report.csv"
+    # the counts are those of the codes sent; the invalid row is in the report
+    assert summary.text.startswith("3 rows: 1 not_in_catalogue, 1 registered; ")
+    assert {r["product_code"]: r["outcome"] for r in _report(summary.report)}["bad code"] == "invalid"
+    state = (tmp_path / "inv.csv.onboard-state.jsonl").read_text().splitlines()
+    assert {(r["code"], r["outcome"]) for r in map(json.loads, state)} == {
+        (ACTIVE[0].upper(), "registered"),
+        ("NOPE-1", "not_in_catalogue"),
+    }
+
+
+async def test_onboard_dry_run_keeps_no_state_file(sdk: AsyncClient, tmp_path: Path) -> None:
+    summary = await _run(sdk, _inventory(tmp_path / "inv.csv", ACTIVE[:2]), dry_run=True, sync=True)
+    assert summary.exit_code == 0
+    assert not (tmp_path / "inv.csv.onboard-state.jsonl").exists()
+    assert await _codes(sdk) == set()

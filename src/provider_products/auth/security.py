@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import jwt
@@ -16,8 +17,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from provider_products.config import Settings
 
 _hasher = PasswordHasher()
-# Verified when the client id is unknown, so that unknown clients and wrong secrets cost the same.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(32))
 
 ALL_SCOPES = ("arc:read", "arc:write", "ehr:read", "ehr:write", "dispensing:read", "dispensing:write")
 DEFAULT_SCOPES = ("arc:read", "arc:write")
@@ -38,10 +37,18 @@ def hash_secret(secret: str) -> str:
     return _hasher.hash(secret)
 
 
+@cache
+def _dummy_hash() -> str:
+    """Return the hash verified for unknown client ids, so that they cost what a wrong secret costs."""
+    # Made on first use rather than at import: hashing takes most of a second, which every CLI
+    # command (``--help`` included) paid. Same parameters as ``_hasher``, the defaults.
+    return PasswordHasher().hash(secrets.token_urlsafe(32))
+
+
 def verify_secret(secret_hash: str | None, secret: str) -> bool:
     """Check a secret against its hash; with no hash, spend the same time and say no."""
     try:
-        return _hasher.verify(secret_hash or _DUMMY_HASH, secret) and secret_hash is not None
+        return _hasher.verify(secret_hash or _dummy_hash(), secret) and secret_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

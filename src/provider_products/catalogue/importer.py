@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -13,10 +9,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from provider_products import tabular
 from provider_products.catalogue import repository, text
 from provider_products.catalogue.schemas import CatalogueEntryIn
 from provider_products.db.base import utcnow
 from provider_products.db.engine import Connection, Database
+from provider_products.tabular import Table
 
 MEDICATION_FIELDS = ("active_ingredient", "concentration", "pharmaceutical_form", "presentation", "atc_code")
 SERVICE_FIELDS = ("description", "coding_system", "coding_code")
@@ -55,43 +53,30 @@ def sandbox_catalogue() -> str:
     return (resources.files("provider_products.catalogue") / "data" / "sandbox.jsonl").read_text("utf-8")
 
 
-def _records(content: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """Yield ``(line number, record or parse error)`` for every data row."""
-    if fmt == "jsonl":
-        for number, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, f"invalid JSON: {exc.msg}"
-                continue
-            yield number, value if isinstance(value, dict) else "each line must be a JSON object"
-        return
-    reader = csv.DictReader(io.StringIO(content))
-    for record in reader:
-        if None in record:
-            yield reader.line_num, "more values than header columns"
-            continue
-        yield reader.line_num, {k: (v if v != "" else None) for k, v in record.items() if k is not None}
+def read_file(path: Path) -> Table:
+    """Read a catalogue file (CSV or JSON Lines); raise ``TableError`` when it cannot be read at all."""
+    return tabular.read_table(path)
 
 
-def detect_format(path: Path) -> str:
-    """Choose the parser from the file name: ``.csv`` or ``.jsonl``/``.ndjson``."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    raise ValueError(f"cannot tell the format of {path.name}: use a .csv or .jsonl file")
+def _records(table: Table) -> list[tuple[int, dict[str, Any] | str]]:
+    """Return ``(line number, record or parse error)`` for every data row, in file order."""
+    found: list[tuple[int, dict[str, Any] | str]] = [(e.line or 0, e.message) for e in table.errors]
+    for row in table.rows:
+        found.append((row.line, "more values than header columns" if row.surplus else row.values))
+    return sorted(found, key=lambda item: item[0])
 
 
 def parse(content: str, fmt: str) -> list[CatalogueEntryIn]:
+    """Validate every row of a file's text; raise ``ImportRejected`` listing each bad row by line number."""
+    return parse_table(tabular.parse_text(content, fmt))
+
+
+def parse_table(table: Table) -> list[CatalogueEntryIn]:
     """Validate every row; raise ``ImportRejected`` listing each bad row by line number."""
     entries: list[CatalogueEntryIn] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
-    for line, record in _records(content, fmt):
+    for line, record in _records(table):
         if isinstance(record, str):
             errors.append(RowError(line, record))
             continue

@@ -1,0 +1,1 @@
+"""The ``provider-products`` command: one module per command group, assembled in ``main``."""

@@ -1,0 +1,1 @@
+"""The integrator tools (bulk onboarding, inventory matching): they reach the service only through the SDK."""

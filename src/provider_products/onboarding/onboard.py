@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import io
 import json
 import math
 import os
-import time
-from collections import Counter, deque
+import re
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from provider_products.catalogue.schemas import CODE_PATTERN
+from provider_products import tabular
 from provider_products.client import AsyncClient, errors
-from provider_products.client.models import RateLimitState
+from provider_products.onboarding.pacing import Pacer
 
+# The contract's rule for product codes (the server's catalogue/schemas.py CODE_PATTERN; a test
+# checks that the two agree): rows that break it are reported invalid without asking the server.
+CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 BATCH_SIZE = 500
-# Sends are spaced as if the server's window were this much longer, so that uneven network
-# delays can never squeeze more requests than the limit into one of its windows.
-WINDOW_MARGIN_SECONDS = 1.0
 
 Outcome = Literal[
     "registered",
@@ -63,32 +62,18 @@ class Row:
 def read_inventory(path: Path) -> tuple[list[str], list[Row]]:
     """Read a CSV or JSON Lines inventory; return its column names and its rows."""
     try:
-        content = path.read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"cannot read {path}: {exc}") from None
-    rows: list[Row] = []
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        columns: list[str] = []
-        for number, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InventoryError(f"line {number}: invalid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise InventoryError(f"line {number}: each line must be a JSON object")
-            values = {str(k): "" if v is None else str(v) for k, v in record.items()}
-            columns.extend(k for k in values if k not in columns)
-            rows.append(Row(number, values.get("product_code", ""), values))
-    else:
-        reader = csv.DictReader(io.StringIO(content))
-        columns = [c for c in (reader.fieldnames or []) if c]
-        for record in reader:
-            values = {k: v or "" for k, v in record.items() if k}
-            rows.append(Row(reader.line_num, values.get("product_code", ""), values))
+        table = tabular.read_table(path)
+    except tabular.TableError as exc:
+        raise InventoryError(str(exc)) from None
+    if table.errors:
+        raise InventoryError(str(table.errors[0]))
+    columns = [c for c in table.columns if c]
     if "product_code" not in columns:
         raise InventoryError(f"{path} has no product_code column")
+    rows = []
+    for row in table.rows:
+        values = {k: tabular.cell_text(v) for k, v in row.values.items() if k}
+        rows.append(Row(row.line, values.get("product_code", ""), values))
     return columns, rows
 
 
@@ -143,53 +128,6 @@ class StateFile:
         self._file.close()
 
 
-class Pacer:
-    """Keep our own sends within the server's advertised rolling window, so that it never says 429.
-
-    It learns the limit and window from the first response's headers, assumes that slots the
-    server reports as used by someone else were used just now (the safe guess), and then admits a
-    send only while fewer than ``limit`` of ours lie in the last ``window`` (plus a margin).
-    """
-
-    def __init__(
-        self,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._clock = clock
-        self._sleep = sleep
-        self._sent: deque[float] = deque()
-        self.limit: int | None = None
-        self.window: float | None = None
-        self._lock = asyncio.Lock()
-
-    def observe(self, state: RateLimitState | None) -> None:
-        """Learn the limit from response headers (the first time they are seen)."""
-        if state is None or self.limit is not None or not state.window:
-            return
-        self.limit, self.window = state.limit, float(state.window) + WINDOW_MARGIN_SECONDS
-        now = self._clock()
-        others = max(0, state.limit - state.remaining - len(self._sent))
-        if others:
-            oldest = now - self.window + state.reset_after
-            self._sent.extendleft([now] * (others - 1))
-            self._sent.appendleft(oldest)
-
-    async def acquire(self) -> None:
-        """Wait until one more send fits in the window, and count it."""
-        async with self._lock:
-            while True:
-                now = self._clock()
-                if self.limit is None or self.window is None:
-                    break
-                while self._sent and self._sent[0] <= now - self.window:
-                    self._sent.popleft()
-                if len(self._sent) < self.limit:
-                    break
-                await self._sleep(self._sent[len(self._sent) - self.limit] + self.window - now)
-            self._sent.append(self._clock())
-
-
 @dataclass
 class Progress:
     """Counts for the progress display."""
@@ -240,14 +178,7 @@ class Onboarding:
     async def run(self) -> Progress:
         """Register every code of the inventory that the provider does not have yet."""
         unique = classify(self.rows)
-        pending = []
-        for row in unique:
-            acknowledged = self.state.acknowledged.get(row.key or "") if self.state else None
-            if acknowledged is not None:
-                row.outcome, row.error_code = acknowledged["outcome"], acknowledged.get("error_code")
-                row.registered_at = acknowledged.get("at")
-            else:
-                pending.append(row)
+        pending = self._resume(unique)
         progress = Progress(total=len(unique))
         progress.done = len(unique) - len(pending)
         progress.counts.update(r.outcome for r in unique if r.outcome)
@@ -259,6 +190,23 @@ class Onboarding:
                 self._settle(row, "already_registered", None, existing[row.key], progress)
             else:
                 to_send.append(row)
+        await self._send(to_send, progress)
+        return progress
+
+    def _resume(self, unique: list[Row]) -> list[Row]:
+        """Give rows the outcomes a previous run acknowledged; return the rows still to do."""
+        pending = []
+        for row in unique:
+            acknowledged = self.state.acknowledged.get(row.key or "") if self.state else None
+            if acknowledged is not None:
+                row.outcome, row.error_code = acknowledged["outcome"], acknowledged.get("error_code")
+                row.registered_at = acknowledged.get("at")
+            else:
+                pending.append(row)
+        return pending
+
+    async def _send(self, to_send: list[Row], progress: Progress) -> None:
+        """Check (dry run) or register the rows: in batches when the server offers them, else one by one."""
         if self.dry_run:
             await self._each(to_send, lambda row: self._check(row, progress))
         elif self.use_batch and to_send and await self._batch_offered(to_send, progress):
@@ -266,7 +214,6 @@ class Onboarding:
             await self._each(chunks, lambda chunk: self._register_batch(chunk, progress))
         else:
             await self._each(to_send, lambda row: self._register_one(row, progress))
-        return progress
 
     async def _each(self, items: list[Any], work: Callable[[Any], Awaitable[None]]) -> None:
         """Run ``work`` on every item with bounded concurrency (the pacer spaces the sends)."""
@@ -333,16 +280,17 @@ class Onboarding:
         except errors.ApiError as exc:
             if probe and exc.status_code in (404, 405):
                 raise
-            for row in rows:
-                self._settle(row, "failed", exc.error_code or str(exc.status_code), None, progress)
+            self._fail_all(rows, exc.error_code or str(exc.status_code), progress)
             return
         except errors.TransportError:
-            for row in rows:
-                self._settle(row, "failed", "transport", None, progress)
+            self._fail_all(rows, "transport", progress)
             return
         for row, item in zip(rows, result.results, strict=True):
-            at = _seconds(item.registered_at) if item.registered_at else None
-            self._settle(row, item.outcome, item.error_code, at, progress)
+            self._settle(row, item.outcome, item.error_code, _seconds_or_none(item.registered_at), progress)
+
+    def _fail_all(self, rows: list[Row], error_code: str, progress: Progress) -> None:
+        for row in rows:
+            self._settle(row, "failed", error_code, None, progress)
 
     async def _check(self, row: Row, progress: Progress) -> None:
         """Dry run: say what registering would do, without registering."""
@@ -374,8 +322,104 @@ class Onboarding:
         return sorted(removed)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What one ``onboard`` run is asked to do."""
+
+    inventory: Path
+    state: Path | None = None
+    report: Path | None = None
+    concurrency: int = 8
+    use_batch: bool = True
+    dry_run: bool = False
+    sync: bool = False
+    assume_yes: bool = False  # with sync: remove without asking
+
+    @property
+    def state_path(self) -> Path:
+        """Return the resume file: ``INVENTORY.onboard-state.jsonl`` unless another was given."""
+        return self.state or self.inventory.with_name(self.inventory.name + ".onboard-state.jsonl")
+
+    @property
+    def report_path(self) -> Path:
+        """Return the outcome report: ``INVENTORY.report.csv`` unless another was given."""
+        return self.report or self.inventory.with_name(self.inventory.name + ".report.csv")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a finished run did: one line to show, where the report is, and the exit status."""
+
+    text: str
+    report: Path
+    exit_code: int
+
+
+async def onboard(
+    client: AsyncClient,
+    plan: Plan,
+    columns: list[str],
+    rows: list[Row],
+    *,
+    confirm_removal: Callable[[int], bool],
+    on_progress: Callable[[Progress], None] = lambda _: None,
+) -> Summary:
+    """Register the inventory, remove what it lacks (with ``sync``), and write the report.
+
+    The state file is open only while the run is (a dry run keeps none); ``confirm_removal`` is
+    asked, with the number of registrations to remove, unless the plan says not to ask.
+    """
+    state = None if plan.dry_run else StateFile(plan.state_path)
+    run = Onboarding(
+        client=client,
+        rows=rows,
+        state=state,
+        concurrency=plan.concurrency,
+        use_batch=plan.use_batch,
+        dry_run=plan.dry_run,
+        on_progress=on_progress,
+    )
+    try:
+        progress = await run.run()
+        removed = await _remove_absent(run, plan, confirm_removal) if plan.sync and not plan.dry_run else []
+    finally:
+        if state is not None:
+            state.close()
+    write_report(plan.report_path, columns, rows, removed)
+    return _summary(plan, run, progress, removed)
+
+
+async def _remove_absent(run: Onboarding, plan: Plan, confirm: Callable[[int], bool]) -> list[str]:
+    """Remove the registrations whose codes the inventory lacks, once confirmed; return those removed."""
+    wanted = {r.key for r in run.rows if r.key}
+    absent = sorted(set(await run.registered_codes()) - wanted)
+    if absent and (plan.assume_yes or confirm(len(absent))):
+        return await run.remove_absent(absent)
+    return []
+
+
+def _summary(plan: Plan, run: Onboarding, progress: Progress, removed: list[str]) -> Summary:
+    """Count the outcomes; the run fails (exit status 1) when any row did not make it."""
+    rows = run.rows
+    counts = dict(sorted(progress.counts.items()))
+    duplicates = sum(1 for r in rows if r.outcome == "duplicate")
+    text = (
+        f"{len(rows)} rows: "
+        + ", ".join(f"{v} {k}" for k, v in counts.items())
+        + (f", {duplicates} duplicate" if duplicates else "")
+        + (f", {len(removed)} removed" if plan.sync else "")
+        + f"; {run.requests} requests, {run.too_many_requests} answered 429"
+    )
+    failed = any(r.outcome in FAILED for r in rows)  # invalid rows included
+    return Summary(text, plan.report_path, 1 if failed else 0)
+
+
 def _seconds(value: Any) -> str:
     return str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _seconds_or_none(value: Any) -> str | None:
+    return _seconds(value) if value else None
 
 
 def write_report(path: Path, columns: list[str], rows: list[Row], removed: Iterable[str] = ()) -> None:

@@ -1,0 +1,61 @@
+"""``provider-products catalogue``: load the global catalogue from a file or the bundled sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from provider_products.cli.common import err, fail, out, run
+
+if TYPE_CHECKING:
+    from provider_products.catalogue.importer import ImportResult
+    from provider_products.db.engine import Database
+
+app = typer.Typer(help="The global catalogue.", no_args_is_help=True)
+
+_SHOWN_ERRORS = 200
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path | None, typer.Argument(help="A .csv or .jsonl file of catalogue entries")] = None,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Load the bundled sandbox catalogue")] = False,
+    deactivate_missing: Annotated[
+        bool, typer.Option("--deactivate-missing", help="Mark entries absent from the file INACTIVE")
+    ] = False,
+) -> None:
+    """Load or update catalogue entries (upsert by code); a file with bad rows writes nothing."""
+    from provider_products import tabular
+    from provider_products.catalogue import importer
+
+    if (file is None) == (not sandbox):
+        err.print("[red]error:[/red] give a FILE or --sandbox (not both)")
+        raise typer.Exit(2)
+    if file is not None:
+        try:
+            table = importer.read_file(file)
+        except tabular.TableError as exc:
+            fail(exc, 2)
+    else:
+        table = tabular.parse_text(importer.sandbox_catalogue(), "jsonl")
+
+    async def work(database: Database) -> ImportResult:
+        entries = importer.parse_table(table)
+        async with database.transaction(write=True) as conn:
+            return await importer.upsert(conn, entries, deactivate_missing=deactivate_missing)
+
+    try:
+        result = run(work)
+    except importer.ImportRejected as exc:
+        for row in exc.errors[:_SHOWN_ERRORS]:
+            err.print(f"line {row.line}: {row.message}", markup=False, highlight=False)
+        if len(exc.errors) > _SHOWN_ERRORS:
+            err.print(f"... and {len(exc.errors) - _SHOWN_ERRORS} more")
+        err.print(f"[red]{len(exc.errors)} bad row(s); nothing was imported[/red]")
+        raise typer.Exit(1) from None
+    out.print(
+        f"{result.total_rows} rows: {result.inserted} inserted, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {result.deactivated} deactivated"
+    )

@@ -1,0 +1,255 @@
+"""The word index over the catalogue and the ranking of its entries against inventory rows."""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from provider_products.onboarding.match.catalogue import CatalogueEntry
+from provider_products.onboarding.match.inventory import InventoryItem
+from provider_products.onboarding.match.names import is_number, parse_name, rewrite_phrases
+from provider_products.onboarding.match.scoring import (
+    MINOR_WEIGHT,
+    UNKNOWN_WEIGHT,
+    Indexed,
+    Query,
+    form_weights,
+    number_weight,
+    score,
+)
+from provider_products.onboarding.match.vocabulary import MINOR_WORDS, WORD_SYNONYMS
+
+# Candidates below this are not worth a reviewer's time.
+MIN_CANDIDATE_SCORE = 35.0
+# Entries scored in full per row, after the index has ranked them by shared words.
+_SHORTLIST = 60
+# Evidence a shared strength adds when picking the entries to score (a rare word is worth ~4 to 7).
+_STRENGTH_EVIDENCE = 2.0
+# Words found in more entries than this share are too common to pull candidates out of the index
+# on their own (at 100k entries "tableta" alone would select 30k); they still count in the score.
+_COMMON_SHARE = 0.05
+_COMMON_MIN = 200
+_MAX_PREFIX_MATCHES = 25
+# Similarity credited to an abbreviation that is a prefix of a word ("amoxi" for "amoxicilina").
+_PREFIX_SIM = 0.85
+# A typo'd word keeps 1 - 1.2 x edits / length of its similarity: one edit in "ibuprofeno" leaves 0.88,
+# two leave 0.76; short words pay more because their look-alikes are more often other words.
+_EDIT_SCALE = 1.2
+# What is left of a look-alike's similarity when the row's word is itself a catalogue word.
+_KNOWN_WORD_FUZZY = 0.6
+# Similarity of an inventory word to its catalogue synonym ("paracetamol" for "acetaminofen").
+_SYNONYM_SIM = 0.95
+
+# Per candidate entry: the posting lists a row word (or strength) selects it through, with the
+# evidence each adds; and the total size of those lists.
+_Group = tuple[int, list[tuple[frozenset[int], float]]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A proposed catalogue entry for an inventory row, with its score from 0 to 100."""
+
+    product_code: str
+    name: str
+    score: float
+
+
+def _index(entry: CatalogueEntry) -> Indexed:
+    """Parse an entry's name, strengths and form the way rows are parsed."""
+    parsed = parse_name(entry.name)
+    extra = parse_name(entry.concentration) if entry.concentration else None
+    if entry.active_ingredient:
+        # "Cianocobalamina (vitamina B12)": the words in parentheses are names too
+        parsed_ingredient = parse_name(entry.active_ingredient)
+        ingredient = (*parsed_ingredient.words, *parsed_ingredient.aside)
+    else:
+        ingredient = ()
+    # the name's strength is what inventories copy; the concentration field only fills gaps
+    quantities = parsed.quantities or (extra.quantities if extra else ())
+    unique = tuple({q.key: q for q in quantities}.values())
+    form_words = parse_name(entry.pharmaceutical_form).words if entry.pharmaceutical_form else ()
+    return Indexed(
+        entry=entry,
+        words=parsed.words,
+        all_words=frozenset((*parsed.words, *parsed.aside, *ingredient)),
+        quantities=unique,
+        keys=frozenset(q.key for q in unique),
+        numbers=frozenset(parsed.numbers),
+        forms=form_weights((*parsed.words, *form_words)),
+    )
+
+
+def _strength_postings(entries: Sequence[Indexed]) -> dict[tuple[str, float], frozenset[int]]:
+    strengths: dict[tuple[str, float], list[int]] = {}
+    for number, indexed in enumerate(entries):
+        for key in indexed.keys:
+            strengths.setdefault(key, []).append(number)
+    return {key: frozenset(ids) for key, ids in strengths.items()}
+
+
+class Matcher:
+    """Rank catalogue entries against inventory rows."""
+
+    def __init__(self, entries: Iterable[CatalogueEntry]) -> None:
+        self._entries: list[Indexed] = []
+        postings: dict[str, list[int]] = {}
+        for entry in entries:
+            indexed = _index(entry)
+            number = len(self._entries)
+            self._entries.append(indexed)
+            for word in indexed.all_words:
+                postings.setdefault(word, []).append(number)
+        self._postings = {word: frozenset(ids) for word, ids in postings.items()}
+        self._strength_postings = _strength_postings(self._entries)
+        size = max(1, len(self._entries))
+        self._idf = {word: math.log(1.0 + size / len(ids)) for word, ids in postings.items()}
+        self._common = max(_COMMON_MIN, int(_COMMON_SHARE * size))
+        self._vocabulary = sorted(postings)
+        self._by_length: dict[int, list[str]] = {}
+        for word in self._vocabulary:
+            self._by_length.setdefault(len(word), []).append(word)
+        self._nearby: dict[int, list[str]] = {}
+        self._word_cache: dict[str, dict[str, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def candidates(self, item: InventoryItem, *, top: int = 3) -> list[Candidate]:
+        """Return up to ``top`` catalogue candidates for an inventory row, best first."""
+        query = self._query(item)
+        if not query.words and not query.quantities:
+            return []
+        shortlist = self._shortlist(query)
+        scored: list[Candidate] = []
+        for number in shortlist:
+            indexed = self._entries[number]
+            value = score(query, indexed, self._idf)
+            if value >= MIN_CANDIDATE_SCORE:
+                scored.append(Candidate(indexed.entry.product_code, indexed.entry.name, round(value, 1)))
+        scored.sort(key=lambda c: (-c.score, c.name, c.product_code))
+        return scored[:top]
+
+    # --- query side -------------------------------------------------------------------------------
+
+    def _query(self, item: InventoryItem) -> Query:
+        parsed = parse_name(item.name)
+        words = rewrite_phrases([*parsed.words, *parsed.aside])
+        quantities = {q.key for q in parsed.quantities}
+        numbers = set(parsed.numbers)
+        if item.strength:
+            strength = parse_name(item.strength)
+            quantities |= {q.key for q in strength.quantities}
+            numbers |= set(strength.numbers)
+        for extra in (item.active_ingredient, item.form):
+            if extra:
+                words.extend(w for w in parse_name(extra).words if w not in words)
+        unique = list(dict.fromkeys(words))
+        matches = [self._similar_words(w) for w in unique]
+        weights = [self._query_weight(w, m) for w, m in zip(unique, matches, strict=True)]
+        return Query(
+            unique, matches, weights, frozenset(quantities), frozenset(numbers), form_weights(unique)
+        )
+
+    def _query_weight(self, word: str, matches: Mapping[str, float]) -> float:
+        if is_number(word):
+            return number_weight(word)
+        if not matches:
+            return UNKNOWN_WEIGHT
+        weight = max(self._idf[w] for w in matches)
+        return weight * MINOR_WEIGHT if word in MINOR_WORDS else weight
+
+    def _similar_words(self, word: str) -> dict[str, float]:
+        """Catalogue words that ``word`` may stand for, with a similarity from 0 to 1."""
+        cached = self._word_cache.get(word)
+        if cached is not None:
+            return cached
+        found: dict[str, float] = {}
+        if word in self._postings:
+            found[word] = 1.0
+        for other in WORD_SYNONYMS.get(word, ()):
+            if other in self._postings:
+                found.setdefault(other, _SYNONYM_SIM)
+        if not is_number(word):
+            if len(word) >= 3 and word not in self._postings:
+                self._add_prefix_matches(word, found)
+            if len(word) >= 4:
+                self._add_typo_matches(word, found)
+        self._word_cache[word] = found
+        return found
+
+    def _add_prefix_matches(self, word: str, found: dict[str, float]) -> None:
+        """Credit the catalogue words ``word`` abbreviates ("amoxi" for "amoxicilina")."""
+        start = bisect.bisect_left(self._vocabulary, word)
+        for other in self._vocabulary[start : start + _MAX_PREFIX_MATCHES]:
+            if not other.startswith(word):
+                break
+            found[other] = _PREFIX_SIM
+
+    def _add_typo_matches(self, word: str, found: dict[str, float]) -> None:
+        """Credit the catalogue words one or two edits away from ``word``."""
+        length = len(word)
+        limit = 1 if length <= 5 else 2
+        for other, distance, _ in process.extract(
+            word, self._nearby_words(length, limit), scorer=OSA.distance, score_cutoff=limit, limit=10
+        ):
+            sim = max(0.5, 1.0 - _EDIT_SCALE * distance / length)
+            if word in self._postings:
+                # a word the catalogue knows is rarely a typo: "clonazepam" is not "lorazepam"
+                sim *= _KNOWN_WORD_FUZZY
+            if sim > found.get(other, 0.0):
+                found[other] = sim
+
+    def _nearby_words(self, length: int, spread: int) -> list[str]:
+        key = length * 10 + spread
+        nearby = self._nearby.get(key)
+        if nearby is None:
+            nearby = [
+                w for n in range(length - spread, length + spread + 1) for w in self._by_length.get(n, ())
+            ]
+            self._nearby[key] = nearby
+        return nearby
+
+    # --- shortlist --------------------------------------------------------------------------------
+
+    def _shortlist(self, query: Query) -> list[int]:
+        """Rank entries by the IDF of the words and strengths they share with the row; keep the best."""
+        evidence = self._evidence(self._groups(query))
+        if len(evidence) > _SHORTLIST:
+            return heapq.nlargest(_SHORTLIST, evidence, key=evidence.__getitem__)
+        return sorted(evidence, key=evidence.__getitem__, reverse=True)
+
+    def _groups(self, query: Query) -> list[_Group]:
+        """Per row word and strength, the posting lists it selects entries through, smallest first."""
+        groups: list[_Group] = []
+        for matches in query.matches:
+            group = sorted(
+                ((self._postings[w], sim * self._idf[w]) for w, sim in matches.items()), key=lambda g: g[1]
+            )
+            if group:
+                groups.append((sum(len(ids) for ids, _ in group), group))
+        for key in query.quantities:
+            ids = self._strength_postings.get(key)
+            if ids:
+                groups.append((len(ids), [(ids, _STRENGTH_EVIDENCE)]))
+        groups.sort(key=lambda g: g[0])
+        return groups
+
+    def _evidence(self, groups: list[_Group]) -> dict[int, float]:
+        # Rare words open the pool of entries to score; a common word ("tableta", "500 mg") only adds
+        # evidence to entries already in it, through a set intersection, so a row costs in proportion
+        # to the entries sharing its rarer words, not to the catalogue size.
+        evidence: dict[int, float] = {}
+        for size, group in groups:
+            open_pool = not evidence or size <= self._common
+            per_entry: dict[int, float] = {}
+            for ids, gain in group:  # ascending gains: the best similarity of a row word wins
+                per_entry.update(dict.fromkeys(ids if open_pool else ids & evidence.keys(), gain))
+            for number, gain in per_entry.items():
+                evidence[number] = evidence.get(number, 0.0) + gain
+        return evidence

@@ -1,0 +1,199 @@
+"""Name normalisation: fold a product name and split it into words, strengths and unit-less numbers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from provider_products.onboarding.match.vocabulary import (
+    ABBREVIATIONS,
+    PER_WORDS,
+    PHRASE_SYNONYMS,
+    STOP_WORDS,
+    UNITS,
+)
+
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+|%|/|\(|\)")
+# "1.200.000" and "1,000" group thousands, and so does "50 000" before international units (elsewhere
+# "x 100 500 mg" is two numbers); a leading 0 ("0.125") is a decimal.
+_THOUSANDS = re.compile(
+    r"(?<![\d.,])([1-9]\d{0,2})((?:[.,]\d{3})+|(?: \d{3})+(?= ?(?:ui|u|iu)\b))(?!\d|[.,]\d)"
+)
+_DECIMAL_COMMA = re.compile(r"(\d),(\d)")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A strength: its dimension ("mass", "mass/ml", "ui"...), value in base units and number as written."""
+
+    dimension: str
+    value: float
+    number: float
+
+    @property
+    def key(self) -> tuple[str, float]:
+        """Return what two equal strengths share: ``1 g`` and ``1000 mg`` give the same key."""
+        return self.dimension, round(self.value, 6)
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    """A normalised name: its words outside and inside parentheses, its strengths and unit-less numbers."""
+
+    words: tuple[str, ...]
+    aside: tuple[str, ...]
+    quantities: tuple[Quantity, ...]
+    numbers: tuple[float, ...]
+
+
+def fold(text: str) -> str:
+    """Decompose, drop combining marks and case-fold: ``"Acetaminofén"`` becomes ``"acetaminofen"``."""
+    # The same folding as the server's catalogue search (catalogue/text.py), kept here so that the
+    # integrator tools import nothing from the server.
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def _clean(text: str) -> str:
+    """Fold and rewrite numbers: thousands groups joined, decimal commas made points."""
+    folded = _THOUSANDS.sub(lambda m: m.group(1) + re.sub(r"[., ]", "", m.group(2)), fold(text))
+    return _DECIMAL_COMMA.sub(r"\1.\2", folded)
+
+
+def _tokens(text: str) -> list[str]:
+    """Split normalised text into tokens, expanding abbreviations."""
+    out: list[str] = []
+    for token in _TOKEN.findall(_clean(text)):
+        expansion = ABBREVIATIONS.get(token)
+        if expansion is None:
+            out.append(token)
+        else:
+            out.extend(expansion.split())
+    return out
+
+
+def is_number(token: str) -> bool:
+    """Say whether a token is a number."""
+    return token[0].isdigit()
+
+
+def parse_name(text: str) -> ParsedName:
+    """Split a product name into words, strengths and unit-less numbers."""
+    return _NameParser(_tokens(text)).parse()
+
+
+@dataclass
+class _NameParser:
+    """One left-to-right pass over a name's tokens; each step consumes one token or a few together."""
+
+    tokens: list[str]
+    depth: int = 0  # inside how many parentheses
+    words: list[str] = field(default_factory=list)
+    aside: list[str] = field(default_factory=list)
+    quantities: list[Quantity] = field(default_factory=list)
+    numbers: list[float] = field(default_factory=list)
+    # strengths joined by "/" so far: "250 mg/62.5 mg/5 mL"
+    chain: list[Quantity] = field(default_factory=list)
+
+    def parse(self) -> ParsedName:
+        i = 0
+        while i < len(self.tokens):
+            i = self._step(i)
+        return ParsedName(tuple(self.words), tuple(self.aside), tuple(self.quantities), tuple(self.numbers))
+
+    def _at(self, i: int) -> str | None:
+        return self.tokens[i] if i < len(self.tokens) else None
+
+    def _target(self) -> list[str]:
+        return self.aside if self.depth else self.words
+
+    def _step(self, i: int) -> int:
+        """Consume the token at ``i`` (and those that go with it); return where the next step starts."""
+        word = self.tokens[i]
+        if word == "(":
+            self.depth += 1
+        elif word == ")":
+            self.depth = max(0, self.depth - 1)
+        elif word == "x" and i + 1 < len(self.tokens) and is_number(self.tokens[i + 1]):
+            # "x 30", "x30 tabs", "x 120 ml": packaging size, not part of the product's identity
+            return i + 3 if self._at(i + 2) in UNITS else i + 2
+        elif is_number(word):
+            return self._number(i)
+        elif word != "/" and word not in STOP_WORDS:
+            self._target().append(word)
+        return i + 1
+
+    def _number(self, i: int) -> int:
+        """Consume a number, or a run like "875 / 125 mg" whose every number takes the unit that ends it."""
+        run = [self.tokens[i]]
+        j = i + 1
+        while j + 1 < len(self.tokens) and self.tokens[j] == "/" and is_number(self.tokens[j + 1]):
+            run.append(self.tokens[j + 1])
+            j += 2
+        unit = self._at(j)
+        if unit is not None and unit in UNITS:
+            return self._strength(i, run, unit, j + 1)
+        target = self._target()
+        for value in run:
+            self.numbers.append(float(value))
+            target.append(_canonical_number(value))
+        return j
+
+    def _strength(self, start: int, run: list[str], unit: str, j: int) -> int:
+        """Record the strengths of a run that ends in ``unit``; ``j`` is the token after the unit."""
+        dimension, factor = UNITS[unit]
+        if not (start > 0 and self.tokens[start - 1] == "/"):
+            self.chain = []
+        found = [Quantity(dimension, float(v) * factor, float(v)) for v in run]
+        if unit == "u" and self._at(j) == "i":  # "u.i."
+            j += 1
+        found, j = self._per(found, j)
+        if dimension == "volume" and self.chain:
+            self._derive_concentrations(found[-1].value)
+        self.chain.extend(found)
+        self.quantities.extend(found)
+        return j
+
+    def _per(self, found: list[Quantity], j: int) -> tuple[list[Quantity], int]:
+        """Apply a "/ unit" after the strength: "100 mg/mL" is a concentration, not a tablet's 100 mg."""
+        per_word = self._at(j + 1)
+        if self._at(j) != "/" or per_word is None:
+            return found, j
+        if per_word in UNITS:
+            per, per_factor = UNITS[per_word]
+            if per == "volume":
+                found = [Quantity(q.dimension + "/ml", q.value / per_factor, q.number) for q in found]
+            return found, j + 2
+        if per_word in PER_WORDS:
+            return found, j + 2  # "50 mcg/dosis": the dose is the unit anyway
+        return found, j
+
+    def _derive_concentrations(self, volume: float) -> None:
+        """Add "250 mg/5 mL" as 50 mg/mL too, the way some inventories write it."""
+        if volume > 0:
+            for q in self.chain:
+                if q.dimension in ("mass", "ui"):
+                    derived = Quantity(q.dimension + "/ml", q.value / volume, q.value / volume)
+                    self.quantities.append(derived)
+
+
+def _canonical_number(text: str) -> str:
+    value = float(text)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def rewrite_phrases(words: list[str]) -> list[str]:
+    """Replace inventory phrases that the catalogue words differently ("solucion salina")."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for phrase, replacement in PHRASE_SYNONYMS.items():
+            if tuple(words[i : i + len(phrase)]) == phrase:
+                out.extend(replacement)
+                i += len(phrase)
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out

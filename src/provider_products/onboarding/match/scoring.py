@@ -1,0 +1,210 @@
+"""Scoring one catalogue entry against one inventory row: word, strength and form agreement, 0 to 100."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from provider_products.onboarding.match.catalogue import CatalogueEntry
+from provider_products.onboarding.match.names import Quantity, is_number
+from provider_products.onboarding.match.vocabulary import (
+    FORM_MAIN,
+    FORM_QUALIFIERS,
+    MINOR_WORDS,
+    RELATED_FORMS,
+)
+
+# Weight of an inventory word the catalogue has never seen (brand, laboratory, packaging): it
+# lowers every candidate's score alike, so it only needs to be small enough not to sink good
+# matches below ACCEPT_SCORE.
+UNKNOWN_WEIGHT = 1.2
+# Unit-less numbers ("nivel 3", "45 minutos", "(2 proyecciones)") tell siblings apart: weigh them
+# like a fairly rare word.
+_NUMBER_WEIGHT = 3.0
+# Salts and hydrates that inventories often leave out ("Tramadol" for "Clorhidrato de tramadol").
+MINOR_WEIGHT = 0.3
+# Form words count less towards covering a catalogue name: rows often leave the form out, and when
+# they give it, the form agreement already scores it.
+_FORM_RECALL_WEIGHT = 0.4
+# How a score is made of the three agreements (a missing one gives its weight to the others).
+_WEIGHT_TEXT = 0.60
+_WEIGHT_STRENGTH = 0.30
+_WEIGHT_FORM = 0.10
+# Form words: the main form counts fully, qualifiers ("oral", "recubierta") less.
+_QUALIFIER_WEIGHT = 0.3
+_RELATED_CREDIT = 0.7
+_INJECTABLE_WEIGHT = 0.6
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """A catalogue entry as the index holds it: its parsed name, strengths and form words."""
+
+    entry: CatalogueEntry
+    words: tuple[str, ...]  # words that must be matched for full recall
+    all_words: frozenset[str]  # those plus aside words and the active ingredient's
+    quantities: tuple[Quantity, ...]
+    keys: frozenset[tuple[str, float]]
+    numbers: frozenset[float]  # unit-less numbers: "nivel 3", "(2 proyecciones)"
+    forms: dict[str, float]
+
+
+@dataclass
+class Query:
+    """An inventory row ready to score: its words with their catalogue look-alikes, strengths and forms."""
+
+    words: list[str]
+    matches: list[dict[str, float]]  # per query word: catalogue word -> similarity
+    weights: list[float]
+    quantities: frozenset[tuple[str, float]]
+    numbers: frozenset[float]
+    forms: dict[str, float]
+
+
+def form_weights(words: Iterable[str]) -> dict[str, float]:
+    """Weigh the form words among ``words``: main forms fully, qualifiers less."""
+    weights: dict[str, float] = {}
+    for word in words:
+        if word == "inyectable":
+            # a route more than a form, but the one that matters most ("amp" means injectable)
+            weights[word] = _INJECTABLE_WEIGHT
+        elif word in FORM_MAIN:
+            weights[word] = 1.0
+        elif word in FORM_QUALIFIERS:
+            weights[word] = _QUALIFIER_WEIGHT
+    return weights
+
+
+def number_weight(word: str) -> float:
+    """Weigh a unit-less number of a name."""
+    # "nivel 3", "45 minutos" tell siblings apart; a long number is more likely an inventory code
+    return _NUMBER_WEIGHT if len(word) <= 3 else UNKNOWN_WEIGHT
+
+
+def score(query: Query, indexed: Indexed, idf: Mapping[str, float]) -> float:
+    """Score an entry against a row from 0 to 100."""
+    text = _text_agreement(query, indexed, idf)
+    parts = [(_WEIGHT_TEXT, text)]
+    strength = _strength_agreement(query, indexed)
+    if strength is not None:
+        parts.append((_WEIGHT_STRENGTH, strength))
+    if query.forms:
+        parts.append((_WEIGHT_FORM, _form_agreement(query.forms, indexed.forms)))
+    total = sum(w for w, _ in parts)
+    return 100.0 * sum(w * v for w, v in parts) / total
+
+
+# --- words ----------------------------------------------------------------------------------------
+
+
+def _text_agreement(query: Query, indexed: Indexed, idf: Mapping[str, float]) -> float:
+    """Blend how much of the entry's name the row explains and how much of the row the entry does."""
+    explained, covered = _explained(query, indexed)
+    query_total = sum(query.weights)
+    precision = explained / query_total if query_total else 0.0
+    needed = 0.0
+    got = 0.0
+    for word in indexed.words:
+        weight = _entry_weight(word, idf)
+        needed += weight
+        got += weight * covered.get(word, 0.0)
+    recall = got / needed if needed else precision
+    return _blend(recall, precision)
+
+
+def _explained(query: Query, indexed: Indexed) -> tuple[float, dict[str, float]]:
+    """Sum the row's word weights by how well the entry matches each; note the entry words covered."""
+    covered: dict[str, float] = {}
+    explained = 0.0
+    for word, matches, weight in zip(query.words, query.matches, query.weights, strict=True):
+        best = 0.0
+        for other in indexed.all_words:
+            sim = matches.get(other, 0.0)
+            if sim > 0.0:
+                # every entry word the row word stands for is covered: "aspirina" covers both
+                # "acido" and "acetilsalicilico"
+                best = max(best, sim)
+                if sim > covered.get(other, 0.0):
+                    covered[other] = sim
+        if best == 0.0 and _is_strength_number(word, indexed):
+            best = 1.0  # "Acetaminofen 500 tab": a bare number that is the entry's strength
+        explained += weight * best
+    return explained, covered
+
+
+def _is_strength_number(word: str, indexed: Indexed) -> bool:
+    return is_number(word) and any(float(word) in (q.number, q.value) for q in indexed.quantities)
+
+
+def _entry_weight(word: str, idf: Mapping[str, float]) -> float:
+    if is_number(word):
+        return number_weight(word)
+    weight = idf.get(word, UNKNOWN_WEIGHT)
+    if word in MINOR_WORDS:
+        return weight * MINOR_WEIGHT
+    # inventories often leave the form out; when they give it, the form agreement counts it
+    return weight * _FORM_RECALL_WEIGHT if word in FORM_MAIN or word in FORM_QUALIFIERS else weight
+
+
+def _blend(recall: float, precision: float) -> float:
+    return 0.55 * recall + 0.45 * precision
+
+
+# --- strengths ------------------------------------------------------------------------------------
+
+
+def _strength_agreement(query: Query, indexed: Indexed) -> float | None:
+    """Share of strengths in common; ``None`` when the row says nothing comparable."""
+    if query.quantities:
+        return _strengths_in_common(query, indexed)
+    if query.numbers and indexed.quantities:
+        # unit-less numbers ("Amoxicilina 875/125 tab") against the entry's strengths
+        found = sum(1 for q in indexed.quantities if q.number in query.numbers or q.value in query.numbers)
+        return found / len(indexed.quantities)
+    if query.numbers and indexed.numbers:
+        # "Consulta de urgencias, nivel 3" is not "nivel 1"
+        common = len(query.numbers & indexed.numbers)
+        return 0.7 * common / len(query.numbers) + 0.3 * common / len(indexed.numbers)
+    return None
+
+
+def _strengths_in_common(query: Query, indexed: Indexed) -> float:
+    if not indexed.keys:
+        return 0.0
+    credits = [_credit(q, indexed) for q in query.quantities]
+    found = sum(credits) / len(credits)
+    explained = min(1.0, sum(credits) / len(indexed.keys))
+    # half the strengths of a combination ("500/125" against "875/125") is a different product
+    coverage = sum(1 for c in credits if c > 0.0) / len(credits)
+    return coverage * (0.7 * found + 0.3 * explained)
+
+
+def _credit(key: tuple[str, float], indexed: Indexed) -> float:
+    """1 for the same strength; 0.5 for the same amount with or without "/mL" ("100 mg" for "100 mg/mL")."""
+    if key in indexed.keys:
+        return 1.0
+    dimension, value = key
+    base = dimension.removesuffix("/ml")
+    for q in indexed.quantities:
+        if (
+            q.dimension != dimension
+            and q.dimension.removesuffix("/ml") == base
+            and round(q.value, 6) == value
+        ):
+            return 0.5
+    return 0.0
+
+
+# --- forms ----------------------------------------------------------------------------------------
+
+
+def _form_agreement(query: Mapping[str, float], entry: Mapping[str, float]) -> float:
+    """Weighted Jaccard similarity of two sets of form words, with partial credit for related forms."""
+    union = sum(query.values()) + sum(w for k, w in entry.items() if k not in query)
+    common = 0.0
+    for word, weight in query.items():
+        if word in entry:
+            common += weight
+        elif any(other in entry for other in RELATED_FORMS.get(word, ())):
+            common += _RELATED_CREDIT * weight
+    return common / union if union else 0.0
