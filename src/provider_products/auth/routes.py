@@ -132,7 +132,11 @@ async def issue_token(request: Request) -> Response:
             raise TokenError("invalid_request", "grant_type is required")
         if grant_type != "client_credentials":
             raise TokenError("unsupported_grant_type", "Only grant_type=client_credentials is supported")
-        client = await auth_service.authenticate_client(rt.database, client_id=client_id, secret=secret)
+        found: auth_repository.ClientRecord | None = None
+        if auth_service.plausible_client_id(client_id):
+            async with rt.database.transaction() as conn:
+                found = await auth_service.find_client(conn, client_id=client_id)
+        client = await auth_service.verify_client(found, secret=secret)
         if client is None:
             raise TokenError("invalid_client", "Client authentication failed", 401, "071-401")
         requested = fields.get("scope", "").split()
