@@ -133,7 +133,12 @@ class Snapshot:
 
 
 class SearchIndex:
-    """The process's current snapshot, refreshed when the catalogue's revision changes."""
+    """The process's current snapshot, refreshed when the catalogue's revision changes.
+
+    Like the edge's client cache, it is a per-process component outside any request: its refresh
+    runs in the background or before a search takes a connection, so it opens its own short read
+    transaction instead of being handed the request's.
+    """
 
     def __init__(self, database: Database, *, refresh_seconds: float = 2.0) -> None:
         self._database = database
