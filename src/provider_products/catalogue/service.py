@@ -18,6 +18,9 @@ from provider_products.db.engine import Connection
 from provider_products.errors import ProductNotInCatalogue, ValidationFailed
 from provider_products.pagination import Page, PageParams, make_page
 
+# What other domains get back when they look entries up by code (they never import the repository).
+EntrySummary = repository.EntrySummary
+
 MAX_QUERY_LENGTH = 200
 MAX_QUERY_WORDS = 10
 
@@ -136,9 +139,7 @@ async def lookup_id(conn: Connection, *, code: str) -> tuple[int, str] | None:
     return None if row is None else (row.id, row.product_code)
 
 
-async def entries_by_code(
-    conn: Connection, *, code_keys: Sequence[str]
-) -> dict[str, repository.EntrySummary]:
+async def entries_by_code(conn: Connection, *, code_keys: Sequence[str]) -> dict[str, EntrySummary]:
     """Map each of these code keys (upper-cased codes) found in the catalogue, in any status, to its entry."""
     return await repository.get_many_by_code(conn, code_keys)
 

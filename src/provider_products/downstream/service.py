@@ -55,30 +55,8 @@ async def _resolve(
     registered = await registry_service.lock_registered(
         conn, provider_id=provider_id, product_ids=[entry.id for entry in found.values()]
     )
-    offending: list[str] = []
-    for line, key in zip(lines, keys, strict=True):
-        entry = found.get(key)
-        code = entry.product_code if entry is not None else line.product_code
-        if (entry is None or entry.id not in registered) and code not in offending:
-            offending.append(code)
-    if offending:
-        raise ProductsNotRegistered(offending)
-    errors = []
-    for line, key in zip(lines, keys, strict=True):
-        actual = found[key].product_type
-        if medications_only and actual != "MEDICATION":
-            errors.append(
-                {"field": line.field, "message": f"{found[key].product_code} is a {actual}, not a MEDICATION"}
-            )
-        elif line.product_type is not None and line.product_type != actual:
-            errors.append(
-                {
-                    "field": line.field,
-                    "message": f"{found[key].product_code} is a {actual} product, not {line.product_type}",
-                }
-            )
-    if errors:
-        raise ValidationFailed(errors)
+    _check_registered(lines, [found.get(key) for key in keys], registered)
+    _check_types(lines, [found[key] for key in keys], medications_only=medications_only)
     return [
         repository.RecordLine(
             line_no=n,
@@ -92,6 +70,41 @@ async def _resolve(
         )
         for n, (line, key) in enumerate(zip(lines, keys, strict=True), start=1)
     ]
+
+
+def _check_registered(
+    lines: Sequence[LineIn], entries: Sequence[catalogue_service.EntrySummary | None], registered: set[int]
+) -> None:
+    """Raise 422 ``071-104`` naming every code the provider has not registered (unknown ones included)."""
+    offending: list[str] = []
+    for line, entry in zip(lines, entries, strict=True):
+        code = entry.product_code if entry is not None else line.product_code
+        if (entry is None or entry.id not in registered) and code not in offending:
+            offending.append(code)
+    if offending:
+        raise ProductsNotRegistered(offending)
+
+
+def _check_types(
+    lines: Sequence[LineIn], entries: Sequence[catalogue_service.EntrySummary], *, medications_only: bool
+) -> None:
+    """Raise 422 ``071-105`` for every line whose product is not of the type it must or claims to be."""
+    errors = []
+    for line, entry in zip(lines, entries, strict=True):
+        actual = entry.product_type
+        if medications_only and actual != "MEDICATION":
+            errors.append(
+                {"field": line.field, "message": f"{entry.product_code} is a {actual}, not a MEDICATION"}
+            )
+        elif line.product_type is not None and line.product_type != actual:
+            errors.append(
+                {
+                    "field": line.field,
+                    "message": f"{entry.product_code} is a {actual} product, not {line.product_type}",
+                }
+            )
+    if errors:
+        raise ValidationFailed(errors)
 
 
 async def _file(
