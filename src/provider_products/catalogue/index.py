@@ -119,17 +119,23 @@ class Snapshot:
         hi = bisect_left(self._name_keys, name_prefix + _HIGHEST, lo)
         starting = matches.intersection(BitMap(range(lo, hi))) if hi > lo else BitMap()
         rest = matches.difference(starting) if starting else matches
-        page: list[int] = []
-        for group in (first, starting, rest):
-            if len(page) >= limit:
-                break
-            if offset >= len(group):
-                offset -= len(group)
-                continue
-            take = limit - len(page)
-            page.extend(group[offset : offset + take])
-            offset = 0
+        page = _page((first, starting, rest), offset=offset, limit=limit)
         return Hits([self._ids[p] for p in page], total)
+
+
+def _page(groups: Iterable[list[int] | BitMap], *, offset: int, limit: int) -> list[int]:
+    """Return positions ``offset`` to ``offset + limit`` of the groups taken one after the other."""
+    page: list[int] = []
+    for group in groups:
+        if len(page) >= limit:
+            break
+        if offset >= len(group):
+            offset -= len(group)
+            continue
+        take = limit - len(page)
+        page.extend(group[offset : offset + take])
+        offset = 0
+    return page
 
 
 class SearchIndex:
