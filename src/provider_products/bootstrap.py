@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from provider_products.auth import repository as auth_repository
 from provider_products.auth import security
 from provider_products.auth import service as auth_service
 from provider_products.catalogue import importer
-from provider_products.catalogue import repository as catalogue_repository
+from provider_products.catalogue import service as catalogue_service
 from provider_products.db import migrate
 from provider_products.db.engine import Database, sqlite_path
 
@@ -33,12 +32,16 @@ async def ensure_schema(database: Database) -> None:
 
 
 async def seed_sandbox(database: Database) -> SandboxState:
-    """On an empty database, load the sandbox catalogue and create a provider with an OAuth client."""
+    """On an empty database, load the sandbox catalogue and create a provider with an OAuth client.
+
+    A start-up step of the ``serve`` command, run before the application exists: like the command
+    that calls it, it opens the one transaction its work needs.
+    """
     async with database.transaction(write=True) as conn:
-        providers = await auth_repository.list_providers(conn)
-        size = await catalogue_repository.count(conn)
+        providers = await auth_service.list_providers(conn)
+        size = await catalogue_service.count(conn)
         if providers or size:
-            sandbox = await auth_repository.list_clients(conn, SANDBOX_PROVIDER)
+            sandbox = await auth_service.list_clients(conn, provider_slug=SANDBOX_PROVIDER)
             return SandboxState(False, None, sandbox[0].client_id if sandbox else None, size)
         entries = importer.parse(importer.sandbox_catalogue(), "jsonl")
         result = await importer.upsert(conn, entries)

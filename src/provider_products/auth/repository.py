@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from datetime import datetime
+from typing import NamedTuple, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from provider_products.auth.models import OAuthClient, Provider
 from provider_products.db.engine import Connection
@@ -12,55 +13,106 @@ from provider_products.db.engine import Connection
 provider = cast(Table, Provider.__table__)
 client = cast(Table, OAuthClient.__table__)
 
+
+class ProviderRecord(NamedTuple):
+    """A provider as stored."""
+
+    id: int
+    slug: str
+    name: str
+    created_at: datetime
+
+
+class ClientRecord(NamedTuple):
+    """An OAuth client as stored (its secret's hash included), with its provider's id and slug."""
+
+    client_id: str
+    secret_hash: str
+    scopes: str
+    rate_limit: str | None
+    is_active: bool
+    created_at: datetime
+    secret_rotated_at: datetime | None
+    provider_id: int
+    provider_slug: str
+
+
+_PROVIDER = select(*(provider.c[name] for name in ProviderRecord._fields))
 _CLIENT = select(
-    client.c.client_id,
-    client.c.secret_hash,
-    client.c.scopes,
-    client.c.rate_limit,
-    client.c.is_active,
-    client.c.created_at,
-    client.c.secret_rotated_at,
-    provider.c.id.label("provider_id"),
+    *(client.c[name] for name in ClientRecord._fields if name != "provider_slug"),
     provider.c.slug.label("provider_slug"),
 ).join(provider, provider.c.id == client.c.provider_id)
 _CLIENT_BY_ID = _CLIENT.where(client.c.client_id == bindparam("client_id"))
 
 
-async def get_client(conn: Connection, client_id: str) -> Row[Any] | None:
+async def get_client(conn: Connection, client_id: str) -> ClientRecord | None:
     """Return a client joined with its provider, or None."""
-    return (await conn.execute(_CLIENT_BY_ID, {"client_id": client_id})).first()
+    row = (await conn.execute(_CLIENT_BY_ID, {"client_id": client_id})).first()
+    return None if row is None else ClientRecord._make(row)
 
 
-async def list_clients(conn: Connection, provider_slug: str | None) -> list[Row[Any]]:
+async def list_clients(conn: Connection, provider_slug: str | None) -> list[ClientRecord]:
     """Return every client, optionally of one provider."""
     query = _CLIENT.order_by(provider.c.slug, client.c.created_at, client.c.client_id)
     if provider_slug is not None:
         query = query.where(provider.c.slug == provider_slug)
-    return list((await conn.execute(query)).all())
+    return [ClientRecord._make(row) for row in (await conn.execute(query)).all()]
 
 
-async def get_provider(conn: Connection, slug: str) -> Row[Any] | None:
+async def get_provider(conn: Connection, slug: str) -> ProviderRecord | None:
     """Return a provider by slug, or None."""
-    return (await conn.execute(select(provider).where(provider.c.slug == slug))).first()
+    row = (await conn.execute(_PROVIDER.where(provider.c.slug == slug))).first()
+    return None if row is None else ProviderRecord._make(row)
 
 
-async def list_providers(conn: Connection) -> list[Row[Any]]:
+async def list_providers(conn: Connection) -> list[ProviderRecord]:
     """Return every provider."""
-    return list((await conn.execute(select(provider).order_by(provider.c.slug))).all())
+    rows = (await conn.execute(_PROVIDER.order_by(provider.c.slug))).all()
+    return [ProviderRecord._make(row) for row in rows]
 
 
-async def insert_provider(conn: Connection, values: dict[str, Any]) -> int:
+async def insert_provider(conn: Connection, *, slug: str, name: str, created_at: datetime) -> int:
     """Insert a provider and return its id."""
-    result = await conn.execute(insert(provider).values(**values).returning(provider.c.id))
-    return int(result.scalar_one())
+    statement = insert(provider).values(slug=slug, name=name, created_at=created_at).returning(provider.c.id)
+    return int((await conn.execute(statement)).scalar_one())
 
 
-async def insert_client(conn: Connection, values: dict[str, Any]) -> None:
-    """Insert an OAuth client."""
-    await conn.execute(insert(client).values(**values))
+async def insert_client(
+    conn: Connection,
+    *,
+    client_id: str,
+    secret_hash: str,
+    provider_id: int,
+    scopes: str,
+    rate_limit: str | None,
+    created_at: datetime,
+) -> None:
+    """Insert an active OAuth client."""
+    await conn.execute(
+        insert(client).values(
+            client_id=client_id,
+            secret_hash=secret_hash,
+            provider_id=provider_id,
+            scopes=scopes,
+            rate_limit=rate_limit,
+            is_active=True,
+            created_at=created_at,
+        )
+    )
 
 
-async def update_client(conn: Connection, client_id: str, values: dict[str, Any]) -> bool:
-    """Update a client; say whether it existed."""
+async def set_secret_hash(
+    conn: Connection, client_id: str, *, secret_hash: str, rotated_at: datetime
+) -> bool:
+    """Replace a client's secret hash; say whether the client exists."""
+    return await _update(conn, client_id, secret_hash=secret_hash, secret_rotated_at=rotated_at)
+
+
+async def set_active(conn: Connection, client_id: str, *, is_active: bool) -> bool:
+    """Enable or disable a client; say whether it exists."""
+    return await _update(conn, client_id, is_active=is_active)
+
+
+async def _update(conn: Connection, client_id: str, **values: object) -> bool:
     result = await conn.execute(update(client).where(client.c.client_id == client_id).values(**values))
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -132,7 +132,7 @@ async def issue_token(request: Request) -> Response:
             raise TokenError("invalid_request", "grant_type is required")
         if grant_type != "client_credentials":
             raise TokenError("unsupported_grant_type", "Only grant_type=client_credentials is supported")
-        client = await auth_service.authenticate_client(rt.database, client_id=client_id, secret=secret)
+        client = await auth_service.verify_client(await _find_client(request, client_id), secret=secret)
         if client is None:
             raise TokenError("invalid_client", "Client authentication failed", 401, "071-401")
         requested = fields.get("scope", "").split()
@@ -155,6 +155,14 @@ async def issue_token(request: Request) -> Response:
         media_type="application/json",
         headers={**headers, "Cache-Control": "no-store", "Pragma": "no-cache"},
     )
+
+
+async def _find_client(request: Request, client_id: str) -> auth_repository.ClientRecord | None:
+    """Look a presented client id up in a transaction of its own; ids of an impossible form are not."""
+    if not auth_service.plausible_client_id(client_id):
+        return None
+    async with runtime(request).database.transaction() as conn:
+        return await auth_service.find_client(conn, client_id=client_id)
 
 
 async def _count_token_request(request: Request, client_id: str) -> dict[str, str]:

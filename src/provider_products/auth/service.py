@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
-from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from provider_products.auth import repository, security
 from provider_products.config import parse_rate
 from provider_products.db.base import utcnow
-from provider_products.db.engine import Connection, Database
+from provider_products.db.engine import Connection
 
 SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}[a-z0-9]|[a-z0-9]")
 CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -51,14 +48,14 @@ class ClientCredentials:
     scopes: list[str]
 
 
-def _info(row: Row[Any]) -> ClientInfo:
+def _info(client: repository.ClientRecord) -> ClientInfo:
     return ClientInfo(
-        client_id=row.client_id,
-        provider_id=row.provider_id,
-        provider_slug=row.provider_slug,
-        scopes=frozenset(row.scopes.split()),
-        rate_limit=row.rate_limit,
-        is_active=bool(row.is_active),
+        client_id=client.client_id,
+        provider_id=client.provider_id,
+        provider_slug=client.provider_slug,
+        scopes=frozenset(client.scopes.split()),
+        rate_limit=client.rate_limit,
+        is_active=bool(client.is_active),
     )
 
 
@@ -81,9 +78,7 @@ async def create_provider(conn: Connection, *, slug: str, name: str) -> int:
         raise AdminError("a provider needs a name")
     if await repository.get_provider(conn, slug) is not None:
         raise AdminError(f"provider {slug!r} already exists")
-    return await repository.insert_provider(
-        conn, {"slug": slug, "name": name.strip(), "created_at": utcnow()}
-    )
+    return await repository.insert_provider(conn, slug=slug, name=name.strip(), created_at=utcnow())
 
 
 async def create_client(
@@ -104,15 +99,12 @@ async def create_client(
     try:
         await repository.insert_client(
             conn,
-            {
-                "client_id": client_id,
-                "secret_hash": security.hash_secret(secret),
-                "provider_id": provider.id,
-                "scopes": " ".join(scopes),
-                "rate_limit": rate_limit,
-                "is_active": True,
-                "created_at": utcnow(),
-            },
+            client_id=client_id,
+            secret_hash=security.hash_secret(secret),
+            provider_id=provider.id,
+            scopes=" ".join(scopes),
+            rate_limit=rate_limit,
+            created_at=utcnow(),
         )
     except IntegrityError as exc:  # pragma: no cover - 96 random bits do not collide
         raise AdminError("client id collision; try again") from exc
@@ -125,59 +117,50 @@ async def rotate_secret(conn: Connection, *, client_id: str) -> ClientCredential
     if row is None:
         raise AdminError(f"no client {client_id!r}")
     secret = security.new_secret()
-    await repository.update_client(
-        conn, client_id, {"secret_hash": security.hash_secret(secret), "secret_rotated_at": utcnow()}
+    await repository.set_secret_hash(
+        conn, client_id, secret_hash=security.hash_secret(secret), rotated_at=utcnow()
     )
     return ClientCredentials(client_id, secret, row.provider_slug, row.scopes.split())
 
 
 async def set_active(conn: Connection, *, client_id: str, active: bool) -> None:
     """Enable or disable a client."""
-    if not await repository.update_client(conn, client_id, {"is_active": active}):
+    if not await repository.set_active(conn, client_id, is_active=active):
         raise AdminError(f"no client {client_id!r}")
 
 
-async def list_clients(conn: Connection, *, provider_slug: str | None = None) -> list[Row[Any]]:
+async def list_clients(
+    conn: Connection, *, provider_slug: str | None = None
+) -> list[repository.ClientRecord]:
     """Return clients (never their secrets)."""
     return await repository.list_clients(conn, provider_slug)
 
 
-async def authenticate_client(database: Database, *, client_id: str, secret: str) -> ClientInfo | None:
-    """Return an active client whose secret matches, or None; unknown ids cost as much as wrong secrets."""
-    row = None
-    if plausible_client_id(client_id):
-        async with database.transaction() as conn:
-            row = await repository.get_client(conn, client_id)
-    # argon2 takes milliseconds of CPU by design: verify off the event loop (cffi releases the GIL).
-    ok = await anyio.to_thread.run_sync(security.verify_secret, row.secret_hash if row else None, secret)
-    if row is None or not ok or not row.is_active:
-        return None
-    return _info(row)
+async def list_providers(conn: Connection) -> list[repository.ProviderRecord]:
+    """Return every provider, by slug."""
+    return await repository.list_providers(conn)
 
 
-class ClientDirectory:
-    """Per-process cache of client records, so a request need not read its client from the database.
+async def find_client(conn: Connection, *, client_id: str) -> repository.ClientRecord | None:
+    """Return the client with this id, joined with its provider, or None."""
+    return await repository.get_client(conn, client_id)
 
-    Entries live ``ttl`` seconds: disabling a client or changing its limit takes effect in every
-    process within that time (0 disables the cache).
+
+async def verify_client(client: repository.ClientRecord | None, *, secret: str) -> ClientInfo | None:
+    """Return the client if it is active and ``secret`` is its secret, else None.
+
+    ``client`` is what ``find_client`` found, None included: unknown ids cost as much as wrong
+    secrets. No transaction is needed, and none should be held while the hash is checked.
     """
+    # argon2 takes milliseconds of CPU by design: verify off the event loop (cffi releases the GIL).
+    secret_hash = client.secret_hash if client is not None else None
+    ok = await anyio.to_thread.run_sync(security.verify_secret, secret_hash, secret)
+    if client is None or not ok or not client.is_active:
+        return None
+    return _info(client)
 
-    def __init__(self, database: Database, ttl: float) -> None:
-        self._database = database
-        self._ttl = ttl
-        self._entries: dict[str, tuple[float, ClientInfo | None]] = {}
 
-    async def get(self, client_id: str) -> ClientInfo | None:
-        """Return the client's current record, or None when it no longer exists."""
-        now = time.monotonic()
-        cached = self._entries.get(client_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        async with self._database.transaction() as conn:
-            row = await repository.get_client(conn, client_id)
-        info = _info(row) if row is not None else None
-        if self._ttl > 0:
-            if len(self._entries) > 100_000:
-                self._entries.clear()
-            self._entries[client_id] = (now + self._ttl, info)
-        return info
+async def client_info(conn: Connection, *, client_id: str) -> ClientInfo | None:
+    """Return what a request needs to know about a client, or None when it does not exist."""
+    client = await repository.get_client(conn, client_id)
+    return None if client is None else _info(client)

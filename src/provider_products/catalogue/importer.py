@@ -16,9 +16,6 @@ from provider_products.db.base import utcnow
 from provider_products.db.engine import Connection, Database
 from provider_products.tabular import Table
 
-MEDICATION_FIELDS = ("active_ingredient", "concentration", "pharmaceutical_form", "presentation", "atc_code")
-SERVICE_FIELDS = ("description", "coding_system", "coding_code")
-
 
 @dataclass(frozen=True)
 class RowError:
@@ -101,24 +98,27 @@ def parse_table(table: Table) -> list[CatalogueEntryIn]:
     return entries
 
 
-def _row(entry: CatalogueEntryIn) -> dict[str, Any]:
-    is_medication = entry.product_type == "MEDICATION"
-    row: dict[str, Any] = {
-        "product_code": entry.product_code,
-        "code_key": entry.product_code.upper(),
-        "product_type": entry.product_type,
-        "name": entry.name,
-        "status": entry.status,
-        "name_key": text.name_key(entry.name),
-        "search_text": text.search_text(
-            entry.product_code, entry.name, entry.active_ingredient if is_medication else None
-        ),
-    }
-    for name in MEDICATION_FIELDS:
-        row[name] = getattr(entry, name) if is_medication else None
-    for name in SERVICE_FIELDS:
-        row[name] = None if is_medication else getattr(entry, name)
-    return row
+def _values(entry: CatalogueEntryIn) -> repository.EntryValues:
+    """Return the columns to store for an entry: a medication keeps only the medication fields."""
+    med = entry if entry.product_type == "MEDICATION" else None
+    svc = None if med else entry
+    return repository.EntryValues(
+        product_code=entry.product_code,
+        code_key=entry.product_code.upper(),
+        product_type=entry.product_type,
+        name=entry.name,
+        status=entry.status,
+        name_key=text.name_key(entry.name),
+        search_text=text.search_text(entry.product_code, entry.name, med.active_ingredient if med else None),
+        active_ingredient=med.active_ingredient if med else None,
+        concentration=med.concentration if med else None,
+        pharmaceutical_form=med.pharmaceutical_form if med else None,
+        presentation=med.presentation if med else None,
+        atc_code=med.atc_code if med else None,
+        description=svc.description if svc else None,
+        coding_system=svc.coding_system if svc else None,
+        coding_code=svc.coding_code if svc else None,
+    )
 
 
 async def upsert(
@@ -128,24 +128,23 @@ async def upsert(
     now = utcnow()
     stored = await repository.snapshot(conn)
     result = ImportResult(total_rows=len(entries))
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    inserts: list[repository.EntryValues] = []
+    updates: list[tuple[int, repository.EntryValues]] = []
     for entry in entries:
-        row = _row(entry)
-        key = row["code_key"]
-        result.codes.add(key)
-        before = stored.get(key)
+        values = _values(entry)
+        result.codes.add(values.code_key)
+        before = stored.get(values.code_key)
         if before is None:
-            inserts.append({**row, "updated_at": now})
-        elif all(before[k] == v for k, v in row.items()):
+            inserts.append(values)
+        elif before.values == values:
             result.unchanged += 1
         else:
-            updates.append({**row, "updated_at": now, "row_id": before["id"]})
-    await repository.insert_many(conn, inserts)
-    await repository.update_many(conn, updates)
+            updates.append((before.id, values))
+    await repository.insert_many(conn, inserts, now=now)
+    await repository.update_many(conn, updates, now=now)
     result.inserted, result.updated = len(inserts), len(updates)
     if deactivate_missing:
-        retire = [r["id"] for k, r in stored.items() if k not in result.codes and r["status"] == "ACTIVE"]
+        retire = [r.id for k, r in stored.items() if k not in result.codes and r.values.status == "ACTIVE"]
         await repository.deactivate(conn, retire, now=now)
         result.deactivated = len(retire)
     if result.inserted or result.updated or result.deactivated:
@@ -156,7 +155,12 @@ async def upsert(
 async def import_content(
     database: Database, content: str, fmt: str, *, deactivate_missing: bool = False
 ) -> ImportResult:
-    """Validate and load a whole file in one transaction."""
+    """Validate a whole file, then load it in one write transaction: the ``catalogue import`` command's work.
+
+    The transaction is opened here, for the command, after parsing, so that no write lock is held
+    while a large file is validated; an entry point that holds its own transaction calls ``parse``
+    and then ``upsert``.
+    """
     entries = parse(content, fmt)
     async with database.transaction(write=True) as conn:
         return await upsert(conn, entries, deactivate_missing=deactivate_missing)

@@ -119,21 +119,32 @@ class Snapshot:
         hi = bisect_left(self._name_keys, name_prefix + _HIGHEST, lo)
         starting = matches.intersection(BitMap(range(lo, hi))) if hi > lo else BitMap()
         rest = matches.difference(starting) if starting else matches
-        page: list[int] = []
-        for group in (first, starting, rest):
-            if len(page) >= limit:
-                break
-            if offset >= len(group):
-                offset -= len(group)
-                continue
-            take = limit - len(page)
-            page.extend(group[offset : offset + take])
-            offset = 0
+        page = _page((first, starting, rest), offset=offset, limit=limit)
         return Hits([self._ids[p] for p in page], total)
 
 
+def _page(groups: Iterable[list[int] | BitMap], *, offset: int, limit: int) -> list[int]:
+    """Return positions ``offset`` to ``offset + limit`` of the groups taken one after the other."""
+    page: list[int] = []
+    for group in groups:
+        if len(page) >= limit:
+            break
+        if offset >= len(group):
+            offset -= len(group)
+            continue
+        take = limit - len(page)
+        page.extend(group[offset : offset + take])
+        offset = 0
+    return page
+
+
 class SearchIndex:
-    """The process's current snapshot, refreshed when the catalogue's revision changes."""
+    """The process's current snapshot, refreshed when the catalogue's revision changes.
+
+    Like the edge's client cache, it is a per-process component outside any request: its refresh
+    runs in the background or before a search takes a connection, so it opens its own short read
+    transaction instead of being handed the request's.
+    """
 
     def __init__(self, database: Database, *, refresh_seconds: float = 2.0) -> None:
         self._database = database

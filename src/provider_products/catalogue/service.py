@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Row
 
 from provider_products.catalogue import repository, text
 from provider_products.catalogue.index import Snapshot
@@ -19,6 +17,9 @@ from provider_products.catalogue.schemas import (
 from provider_products.db.engine import Connection
 from provider_products.errors import ProductNotInCatalogue, ValidationFailed
 from provider_products.pagination import Page, PageParams, make_page
+
+# What other domains get back when they look entries up by code (they never import the repository).
+EntrySummary = repository.EntrySummary
 
 MAX_QUERY_LENGTH = 200
 MAX_QUERY_WORDS = 10
@@ -52,29 +53,28 @@ class SearchQuery:
         return cls(words=words, code_key=raw.strip().upper())
 
 
-def to_read(row: Row[Any]) -> CatalogueProductRead:
-    """Render a catalogue row as its wire shape."""
-    m = row._mapping
-    if m["product_type"] == "MEDICATION":
+def to_read(entry: repository.CatalogueEntry) -> CatalogueProductRead:
+    """Render a catalogue entry as its wire shape."""
+    if entry.product_type == "MEDICATION":
         return MedicationRead(
-            product_code=m["product_code"],
+            product_code=entry.product_code,
             product_type="MEDICATION",
-            name=m["name"],
-            status=m["status"],
-            active_ingredient=m["active_ingredient"],
-            concentration=m["concentration"],
-            pharmaceutical_form=m["pharmaceutical_form"],
-            presentation=m["presentation"],
-            atc_code=m["atc_code"],
+            name=entry.name,
+            status=entry.status,
+            active_ingredient=entry.active_ingredient,
+            concentration=entry.concentration,
+            pharmaceutical_form=entry.pharmaceutical_form,
+            presentation=entry.presentation,
+            atc_code=entry.atc_code,
         )
     return ServiceProductRead(
-        product_code=m["product_code"],
-        product_type=m["product_type"],
-        name=m["name"],
-        status=m["status"],
-        description=m["description"],
-        coding_system=m["coding_system"],
-        coding_code=m["coding_code"],
+        product_code=entry.product_code,
+        product_type=entry.product_type,
+        name=entry.name,
+        status=entry.status,
+        description=entry.description,
+        coding_system=entry.coding_system,
+        coding_code=entry.coding_code,
     )
 
 
@@ -137,3 +137,13 @@ async def lookup_id(conn: Connection, *, code: str) -> tuple[int, str] | None:
     """Return ``(row id, catalogue spelling)`` of a code in any status, or None."""
     row = await repository.get_by_code(conn, code_key(code))
     return None if row is None else (row.id, row.product_code)
+
+
+async def entries_by_code(conn: Connection, *, code_keys: Sequence[str]) -> dict[str, EntrySummary]:
+    """Map each of these code keys (upper-cased codes) found in the catalogue, in any status, to its entry."""
+    return await repository.get_many_by_code(conn, code_keys)
+
+
+async def count(conn: Connection) -> int:
+    """Return how many entries the catalogue holds, in any status."""
+    return await repository.count(conn)

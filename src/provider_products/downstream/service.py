@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
-
-from provider_products.catalogue import repository as catalogue_repository
+from provider_products.catalogue import service as catalogue_service
 from provider_products.db.base import utcnow_seconds
 from provider_products.db.engine import Connection
 from provider_products.downstream import repository
@@ -25,7 +24,7 @@ from provider_products.downstream.schemas import (
     PrescriptionRead,
 )
 from provider_products.errors import ProductsNotRegistered, RecordNotFound, ValidationFailed
-from provider_products.registry import repository as registry_repository
+from provider_products.registry import service as registry_service
 
 AUTHORIZATION, PRESCRIPTION, CLAIM = "authorization_request", "prescription", "outpatient_claim"
 PREFIXES = {AUTHORIZATION: "areq_", PRESCRIPTION: "rx_", CLAIM: "clm_"}
@@ -45,54 +44,67 @@ class LineIn:
 
 async def _resolve(
     conn: Connection, *, provider_id: int, lines: Sequence[LineIn], medications_only: bool = False
-) -> list[dict[str, Any]]:
+) -> list[repository.RecordLine]:
     """Check every line against the provider's registrations and the catalogue; return the lines to store.
 
     Unregistered codes (absent from the catalogue included) are all reported together as
     422 ``071-104``; a declared type that contradicts the catalogue is 422 ``071-105``.
     """
     keys = [line.product_code.upper() for line in lines]
-    found = await catalogue_repository.get_many_by_code(conn, sorted(set(keys)))
-    registered = await registry_repository.lock_active(
+    found = await catalogue_service.entries_by_code(conn, code_keys=sorted(set(keys)))
+    registered = await registry_service.lock_registered(
         conn, provider_id=provider_id, product_ids=[entry.id for entry in found.values()]
     )
+    _check_registered(lines, [found.get(key) for key in keys], registered)
+    _check_types(lines, [found[key] for key in keys], medications_only=medications_only)
+    return [
+        repository.RecordLine(
+            line_no=n,
+            product_id=found[key].id,
+            product_code=found[key].product_code,
+            product_type=found[key].product_type,
+            product_name=found[key].name,
+            quantity=line.quantity,
+            posology=line.posology,
+            duration_days=line.duration_days,
+        )
+        for n, (line, key) in enumerate(zip(lines, keys, strict=True), start=1)
+    ]
+
+
+def _check_registered(
+    lines: Sequence[LineIn], entries: Sequence[catalogue_service.EntrySummary | None], registered: set[int]
+) -> None:
+    """Raise 422 ``071-104`` naming every code the provider has not registered (unknown ones included)."""
     offending: list[str] = []
-    for line, key in zip(lines, keys, strict=True):
-        entry = found.get(key)
+    for line, entry in zip(lines, entries, strict=True):
         code = entry.product_code if entry is not None else line.product_code
         if (entry is None or entry.id not in registered) and code not in offending:
             offending.append(code)
     if offending:
         raise ProductsNotRegistered(offending)
+
+
+def _check_types(
+    lines: Sequence[LineIn], entries: Sequence[catalogue_service.EntrySummary], *, medications_only: bool
+) -> None:
+    """Raise 422 ``071-105`` for every line whose product is not of the type it must or claims to be."""
     errors = []
-    for line, key in zip(lines, keys, strict=True):
-        actual = found[key].product_type
+    for line, entry in zip(lines, entries, strict=True):
+        actual = entry.product_type
         if medications_only and actual != "MEDICATION":
             errors.append(
-                {"field": line.field, "message": f"{found[key].product_code} is a {actual}, not a MEDICATION"}
+                {"field": line.field, "message": f"{entry.product_code} is a {actual}, not a MEDICATION"}
             )
         elif line.product_type is not None and line.product_type != actual:
             errors.append(
                 {
                     "field": line.field,
-                    "message": f"{found[key].product_code} is a {actual} product, not {line.product_type}",
+                    "message": f"{entry.product_code} is a {actual} product, not {line.product_type}",
                 }
             )
     if errors:
         raise ValidationFailed(errors)
-    return [
-        {
-            "line_no": n,
-            "product_id": found[key].id,
-            "product_code": found[key].product_code,
-            "product_type": found[key].product_type,
-            "product_name": found[key].name,
-            "quantity": line.quantity,
-            "posology": line.posology,
-            "duration_days": line.duration_days,
-        }
-        for n, (line, key) in enumerate(zip(lines, keys, strict=True), start=1)
-    ]
 
 
 async def _file(
@@ -102,26 +114,24 @@ async def _file(
     provider_id: int,
     status: str,
     details: dict[str, Any],
-    lines: list[dict[str, Any]],
-) -> tuple[str, Any]:
+    lines: list[repository.RecordLine],
+) -> tuple[str, datetime]:
     public_id = PREFIXES[kind] + secrets.token_hex(8)
     now = utcnow_seconds()
     await repository.insert_record(
         conn,
-        {
-            "public_id": public_id,
-            "kind": kind,
-            "provider_id": provider_id,
-            "status": status,
-            "details": details,
-            "created_at": now,
-        },
-        lines,
+        public_id=public_id,
+        kind=kind,
+        provider_id=provider_id,
+        status=status,
+        details=details,
+        created_at=now,
+        lines=lines,
     )
     return public_id, now
 
 
-def _line_read(row: Row[Any]) -> LineRead:
+def _line_read(row: repository.RecordLine) -> LineRead:
     return LineRead(
         product_code=row.product_code,
         product_type=row.product_type,
@@ -134,7 +144,7 @@ def _line_read(row: Row[Any]) -> LineRead:
 
 async def _load(
     conn: Connection, *, provider_id: int, kind: str, public_id: str
-) -> tuple[Row[Any], list[LineRead]]:
+) -> tuple[repository.FiledRecord, list[LineRead]]:
     row = await repository.get_record(conn, provider_id=provider_id, kind=kind, public_id=public_id)
     if row is None:
         raise RecordNotFound(additional_information={"id": public_id})

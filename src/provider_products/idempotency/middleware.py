@@ -12,9 +12,7 @@ import asyncio
 import hashlib
 import re
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -69,7 +67,9 @@ class IdempotencyMiddleware:
             return
         await self._run(scope, receive, send, body, row.id)
 
-    async def _claim(self, client_id: str, key: str, digest: str) -> tuple[bool, Row[Any]]:
+    async def _claim(
+        self, client_id: str, key: str, digest: str
+    ) -> tuple[bool, repository.IdempotencyRecord]:
         """Claim the key, or return its completed first answer; wait while the first request runs."""
         database = self.runtime.database
         deadline = asyncio.get_running_loop().time() + WAIT_FOR_FIRST_SECONDS
@@ -167,7 +167,7 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-async def _replay(row: Row[Any], send: Send) -> None:
+async def _replay(row: repository.IdempotencyRecord, send: Send) -> None:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in row.response_headers or []]
     headers.append((b"idempotent-replayed", b"true"))
     await send({"type": "http.response.start", "status": row.status_code, "headers": headers})

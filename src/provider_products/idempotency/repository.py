@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Row, Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 
 from provider_products.db.engine import Connection
 from provider_products.idempotency.models import IdempotencyKey
 
 keys = cast(Table, IdempotencyKey.__table__)
+
+
+class IdempotencyRecord(NamedTuple):
+    """A client's key: pending while ``status_code`` is None, else the first answer to replay."""
+
+    id: int
+    client_id: str
+    key: str
+    request_hash: str
+    status_code: int | None
+    response_headers: list[Any] | None
+    response_body: bytes | None
+    created_at: datetime
+
+
+_KEY = select(*(keys.c[name] for name in IdempotencyRecord._fields))
 
 
 async def claim(conn: Connection, *, client_id: str, key: str, request_hash: str, at: datetime) -> None:
@@ -20,10 +36,11 @@ async def claim(conn: Connection, *, client_id: str, key: str, request_hash: str
     )
 
 
-async def get(conn: Connection, *, client_id: str, key: str) -> Row[Any] | None:
+async def get(conn: Connection, *, client_id: str, key: str) -> IdempotencyRecord | None:
     """Return a client's key, or None."""
-    query = select(keys).where(keys.c.client_id == client_id, keys.c.key == key)
-    return (await conn.execute(query)).first()
+    query = _KEY.where(keys.c.client_id == client_id, keys.c.key == key)
+    row = (await conn.execute(query)).first()
+    return None if row is None else IdempotencyRecord._make(row)
 
 
 async def complete(

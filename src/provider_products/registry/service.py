@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
-from provider_products.catalogue import repository as catalogue_repository
 from provider_products.catalogue import service as catalogue_service
 from provider_products.catalogue.schemas import clean_code, code_key
 from provider_products.db.base import utcnow_seconds
@@ -28,7 +26,7 @@ from provider_products.registry.schemas import (
 )
 
 
-def _read(row: Row[Any]) -> ProviderProductRead:
+def _read(row: repository.Registration) -> ProviderProductRead:
     return ProviderProductRead(
         product_code=row.product_code,
         product_type=row.product_type,
@@ -90,7 +88,7 @@ async def list_registrations(
 async def register_batch(conn: Connection, *, provider_id: int, codes: list[str]) -> BatchRead:
     """Register many codes at once; each gets its own outcome, in the order given."""
     keys = [_key_or_none(c) for c in codes]
-    found = await catalogue_repository.get_many_by_code(conn, sorted({k for k in keys if k}))
+    found = await catalogue_service.entries_by_code(conn, code_keys=sorted({k for k in keys if k}))
     registrable = {k: r for k, r in found.items() if r.status == "ACTIVE"}
     now = utcnow_seconds()
     opened = await repository.insert_missing(
@@ -141,7 +139,7 @@ async def validate(
     """Say for each code whether the provider had it registered at ``at`` (default: now)."""
     moment = (at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)) if at else utcnow_seconds()
     keys = [_key_or_none(c) for c in codes]
-    found = await catalogue_repository.get_many_by_code(conn, sorted({k for k in keys if k}))
+    found = await catalogue_service.entries_by_code(conn, code_keys=sorted({k for k in keys if k}))
     covered = await repository.registered_at(
         conn, provider_id=provider_id, product_ids=[r.id for r in found.values()], at=moment
     )
@@ -158,6 +156,15 @@ async def validate(
             )
         )
     return ValidateRead(at=moment, results=results)
+
+
+async def lock_registered(conn: Connection, *, provider_id: int, product_ids: Sequence[int]) -> set[int]:
+    """Return which of these catalogue products the provider has registered now, and hold them so.
+
+    Until the transaction ends a concurrent removal of any of them waits, so whatever the caller
+    files against them is never filed against a registration being closed at the same moment.
+    """
+    return await repository.lock_active(conn, provider_id=provider_id, product_ids=product_ids)
 
 
 def _key_or_none(raw: str) -> str | None:
