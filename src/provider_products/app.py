@@ -20,7 +20,7 @@ from provider_products.catalogue.routes import router as catalogue_router
 from provider_products.config import Settings
 from provider_products.db import migrate
 from provider_products.downstream.routes import router as downstream_router
-from provider_products.errors import install_error_handlers
+from provider_products.http.errors import install_error_handlers
 from provider_products.idempotency.middleware import IdempotencyMiddleware
 from provider_products.middleware import EdgeMiddleware
 from provider_products.observability import POOL_IN_USE, POOL_SIZE, configure_logging, metrics_payload

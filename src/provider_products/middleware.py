@@ -17,13 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from provider_products.auth.dependencies import Caller
 from provider_products.auth.security import TokenInvalid
-from provider_products.errors import (
-    AuthenticationFailed,
-    BodyTooLarge,
-    RateLimited,
-    ServiceError,
-    envelope,
-)
+from provider_products.errors import AuthenticationFailed, BodyTooLarge, RateLimited, ServiceError
+from provider_products.http.errors import envelope
 from provider_products.observability import LATENCY, RATE_LIMITED, REQUESTS
 from provider_products.runtime import Runtime
 
