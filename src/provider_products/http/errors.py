@@ -9,8 +9,6 @@ the envelope in the OpenAPI document.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +18,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import compile_path
+from starlette.routing import Match, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from provider_products.errors import (
     BodyTooLarge,
@@ -31,6 +31,7 @@ from provider_products.errors import (
     TokenError,
     ValidationFailed,
 )
+from provider_products.http.routing import served_routes
 
 
 class ErrorBody(BaseModel):
@@ -151,20 +152,18 @@ async def _request_validation(_: Request, exc: Exception) -> Response:
     return error_response(ValidationFailed(validation_errors(exc)))
 
 
-@functools.lru_cache(maxsize=64)
-def _path_patterns(
-    paths: tuple[tuple[str, tuple[str, ...]], ...],
-) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
-    return [(compile_path(path)[0], methods) for path, methods in paths]
-
-
-def _allowed_methods(request: Request) -> list[str]:
-    """List every method the OpenAPI document offers on the request's path."""
-    spec = request.app.openapi()
-    paths = tuple((p, tuple(m.upper() for m in ops)) for p, ops in spec["paths"].items())
-    allowed = {
-        m for pattern, methods in _path_patterns(paths) if pattern.match(request.url.path) for m in methods
-    }
+def allowed_methods(app: Any, scope: Scope) -> list[str]:
+    """List every method the application's router serves on the request's path."""
+    # Match from the application's root, not from inside the mount that may have raised the 405.
+    scope = {**scope, "root_path": scope.get("app_root_path", scope.get("root_path", ""))}
+    allowed: set[str] = set()
+    for declared, served in served_routes(app.router.routes):
+        match, _ = served.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(declared, Mount) and isinstance(declared.app, StaticFiles):
+            allowed |= {"GET", "HEAD"}
+        allowed |= getattr(served, "methods", None) or set()
     return sorted(allowed)
 
 
@@ -174,7 +173,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         return error_response(RouteNotFound())
     if exc.status_code == 405:
         response = error_response(MethodNotAllowed())
-        response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        response.headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return response
     if exc.status_code == 400:
         return error_response(MalformedRequest(str(exc.detail)))
