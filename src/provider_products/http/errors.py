@@ -1,14 +1,16 @@
 """Every error's HTTP form: the contract's envelope, rendered for domain, validation and HTTP errors alike.
 
 Routes raise domain errors (``provider_products.errors``) and FastAPI raises its own; the handlers
-installed by ``install_error_handlers`` render both, and the edge middleware renders the errors it
-meets with ``envelope``. The token endpoint's refusals are the same
+installed by ``install_error_handlers`` render both. Errors raised outside the routes, by the edge
+pieces, reach ``ErrorMiddleware``, which renders them the same way and answers anything unexpected
+with a 500 that reveals nothing but the request id. The token endpoint's refusals are the same
 envelope plus the two fields RFC 6749 section 5.2 asks for. ``ErrorBody`` and ``responses`` describe
 the envelope in the OpenAPI document.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provider_products.errors import (
     BodyTooLarge,
@@ -31,7 +33,10 @@ from provider_products.errors import (
     TokenError,
     ValidationFailed,
 )
+from provider_products.http.context import current_request_id, request_context
 from provider_products.http.routing import served_routes
+
+logger = logging.getLogger("provider_products.request")
 
 
 class ErrorBody(BaseModel):
@@ -190,3 +195,40 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+
+
+async def send_error(exc: ServiceError, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer ``exc`` from plain ASGI code, outside FastAPI's handlers."""
+    await error_response(exc)(scope, receive, send)
+
+
+class ErrorMiddleware:
+    """Render the errors the edge pieces raise, and answer anything unexpected with a bare 500.
+
+    Once an answer has started nothing else can be sent, so the error goes on to the server.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        context = request_context(scope)
+        try:
+            await self.app(scope, receive, send)
+        except ServiceError as exc:
+            if context.started:
+                raise
+            await send_error(exc, scope, receive, send)
+        except Exception:
+            request_id = current_request_id()
+            logger.exception(
+                "unhandled error", extra={"context": {"request_id": request_id, "path": scope["path"]}}
+            )
+            if context.started:
+                raise
+            await send_error(
+                ServiceError(additional_information={"request_id": request_id}), scope, receive, send
+            )
