@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provider_products.auth.caller import caller_of
@@ -20,6 +21,8 @@ class AccessLogMiddleware:
     def __init__(self, app: ASGIApp, *, log_requests: bool) -> None:
         self.app = app
         self.log_requests = log_requests
+        # Looking a labelled series up in prometheus_client takes a lock and costs microseconds.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,16 +38,21 @@ class AccessLogMiddleware:
         context = request_context(scope)
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
-        REQUESTS.labels(scope["method"], template, str(context.status)).inc()
-        LATENCY.labels(scope["method"], template).observe(seconds)
+        method, status = scope["method"], context.status
+        series = self._series.get((method, template, status))
+        if series is None:
+            series = REQUESTS.labels(method, template, str(status)), LATENCY.labels(method, template)
+            self._series[method, template, status] = series
+        series[0].inc()
+        series[1].observe(seconds)
         if not self.log_requests:
             return
         caller = caller_of(scope)
         line = {
             "request_id": context.request_id,
-            "method": scope["method"],
+            "method": method,
             "path": scope["path"],
-            "status": context.status,
+            "status": status,
             "duration_ms": round(seconds * 1000, 2),
             "client_id": caller.client_id if caller else None,
             "provider": caller.provider_slug if caller else None,

@@ -13,11 +13,20 @@ class _BodyTooLarge(Exception):
     """Raised from ``receive`` to stop whoever reads a body past the limit."""
 
 
+def _framed(scope: Scope, length: str | None) -> bool:
+    """Say whether the server already holds the body to a known size: a valid ``Content-Length``, or
+    HTTP/1 without one and without ``Transfer-Encoding`` (which means no body at all)."""
+    if length is not None:
+        return length.isdigit()
+    return scope.get("http_version") in ("1.0", "1.1") and header(scope, b"transfer-encoding") is None
+
+
 class BodyLimitMiddleware:
     """Refuse a declared ``Content-Length`` over the limit at once, and a streamed body when it passes it.
 
     A streamed body is cut off inside ``receive``; whatever the application then answers (a 400 for
-    the body it could not read, usually) is replaced by the 413.
+    the body it could not read, usually) is replaced by the 413. A body whose size the server
+    already enforces (see ``_framed``) is left alone, which spares most requests two wrappers.
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
@@ -32,6 +41,9 @@ class BodyLimitMiddleware:
         length = header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise self._error()
+        if _framed(scope, length):
+            await self.app(scope, receive, send)
+            return
         received = 0
         too_large = False
         started = False
