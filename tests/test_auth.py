@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import jwt
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from provider_products.auth import service as auth_service
+from provider_products.auth.dependencies import Caller, check_routes, require_scopes
 from tests.conftest import TEST_JWT_SECRET, ApiClient, assert_error
 
 TOKEN = "/v1/oauth/token"
@@ -282,3 +283,37 @@ async def test_catalogue_accepts_any_valid_token(http: httpx.AsyncClient, make_c
 async def test_token_with_nul_in_client_id_is_invalid_client(http: httpx.AsyncClient) -> None:
     response = await http.post(TOKEN, data={**GRANT, "client_id": "cli_\x00x", "client_secret": "s"})
     assert_error(response, 401, "071-401")
+
+
+def _app_with(path: str, *, scoped: bool) -> FastAPI:
+    router = APIRouter()
+    if scoped:
+
+        @router.get(path)
+        async def scoped_route(_: Annotated[Caller, Depends(require_scopes("arc:read"))]) -> None:
+            """Answer nothing, for scope-checked callers."""
+
+    else:
+
+        @router.get(path)
+        async def open_route() -> None:
+            """Answer nothing, to anyone."""
+
+    app = FastAPI()
+    app.include_router(router)
+    return app
+
+
+def test_route_asking_for_scopes_outside_the_authenticated_paths_is_refused_at_build() -> None:
+    with pytest.raises(RuntimeError, match="GET /public/thing"):
+        check_routes(_app_with("/public/thing", scoped=True).routes)
+
+
+def test_route_under_the_authenticated_paths_without_scopes_is_refused_at_build() -> None:
+    with pytest.raises(RuntimeError, match="GET /arc/v1/thing"):
+        check_routes(_app_with("/arc/v1/thing", scoped=False).routes)
+
+
+def test_routes_agreeing_with_the_authenticated_paths_are_accepted() -> None:
+    check_routes(_app_with("/arc/v1/thing", scoped=True).routes)
+    check_routes(_app_with("/public/thing", scoped=False).routes)

@@ -26,6 +26,21 @@ async def test_wrong_method_is_405_with_allow(http: httpx.AsyncClient, make_clie
     assert "POST" in response.headers["allow"]
 
 
+@pytest.mark.parametrize("path", ["/metrics", "/docs"])
+async def test_wrong_method_on_a_route_outside_the_api_document_is_405_with_allow(
+    http: httpx.AsyncClient, path: str
+) -> None:
+    response = await http.post(path)
+    assert_error(response, 405, "071-405")
+    assert response.headers["allow"] == "GET"
+
+
+async def test_wrong_method_on_a_static_file_is_405_with_allow(http: httpx.AsyncClient) -> None:
+    response = await http.post("/static/docs/swagger-ui.css")
+    assert_error(response, 405, "071-405")
+    assert response.headers["allow"] == "GET, HEAD"
+
+
 async def test_oversized_body_is_413(http: httpx.AsyncClient, make_client: Any) -> None:
     client: ApiClient = await make_client()
     body = b'{"product_code": "MED-042", "pad": "' + b"x" * (1024 * 1024) + b'"}'

@@ -15,8 +15,9 @@ import pytest
 from fastapi import FastAPI
 
 from provider_products.app import create_app
-from provider_products.observability import JsonFormatter
+from provider_products.observability import JsonFormatter, RequestIdFilter
 from provider_products.ratelimit.redis import RedisRateLimiter
+from provider_products.registry import service as registry_service
 from tests.conftest import ApiClient
 from tests.servers import clean_env, start_server
 
@@ -91,6 +92,52 @@ async def test_every_request_logs_one_line_with_its_caller(http: httpx.AsyncClie
     assert first["duration_ms"] >= 0
     second = next(c for c in lines if c["request_id"] == "trace-2")
     assert second["client_id"] is None
+
+
+async def test_every_line_logged_while_serving_a_request_carries_its_id(
+    http: httpx.AsyncClient, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client: ApiClient = await make_client()
+    lookup = registry_service.get
+
+    async def logged_lookup(*args: Any, **kwargs: Any) -> Any:
+        logging.getLogger("provider_products.registry").warning("looking it up")
+        return await lookup(*args, **kwargs)
+
+    monkeypatch.setattr(registry_service, "get", logged_lookup)
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("provider_products").addHandler(handler)
+    try:
+        await http.get(f"{PRODUCTS}/MED-042", headers={**client.headers, "X-Request-Id": "trace-3"})
+        logging.getLogger("provider_products.registry").warning("between requests")
+    finally:
+        logging.getLogger("provider_products").removeHandler(handler)
+    entries = {entry["message"]: entry for entry in map(json.loads, lines)}
+    assert entries["looking it up"]["request_id"] == "trace-3"
+    assert "request_id" not in entries["between requests"]
+
+
+@pytest.mark.slow
+def test_uvicorn_access_lines_carry_the_request_id(tmp_path: Path) -> None:
+    env = clean_env(database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    server = start_server(tmp_path, env, "server", "--access-log")
+    try:
+        httpx.get(f"{server.base_url}/healthz", headers={"X-Request-Id": "trace-uvicorn"}, timeout=10)
+        deadline = time.monotonic() + 10
+        while "trace-uvicorn" not in server.stdout and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    lines = [line for line in server.stdout.splitlines() if '"GET /healthz HTTP/1.1" 200' in line]
+    assert any(line.endswith(" request_id=trace-uvicorn") for line in lines), server.stdout
 
 
 def test_json_log_lines_parse_and_carry_context() -> None:

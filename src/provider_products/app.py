@@ -1,4 +1,4 @@
-"""The application factory: routers, error handlers, the edge middleware and offline API docs."""
+"""The application factory: routers, error handlers, the edge pieces and offline API docs."""
 
 from __future__ import annotations
 
@@ -15,16 +15,21 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from provider_products import __doc__ as package_doc
+from provider_products.auth.dependencies import check_routes
+from provider_products.auth.middleware import AuthenticationMiddleware
 from provider_products.auth.routes import router as auth_router
 from provider_products.catalogue.routes import router as catalogue_router
 from provider_products.config import Settings
 from provider_products.db import migrate
 from provider_products.downstream.routes import router as downstream_router
-from provider_products.errors import install_error_handlers
+from provider_products.http.access_log import AccessLogMiddleware
+from provider_products.http.body_limit import BodyLimitMiddleware
+from provider_products.http.context import RequestContextMiddleware
+from provider_products.http.errors import ErrorMiddleware, install_error_handlers
 from provider_products.idempotency.middleware import IdempotencyMiddleware
-from provider_products.middleware import EdgeMiddleware
 from provider_products.observability import POOL_IN_USE, POOL_SIZE, configure_logging, metrics_payload
 from provider_products.ratelimit.base import RateLimiter
+from provider_products.ratelimit.middleware import RateLimitMiddleware
 from provider_products.registry.routes import router as registry_router
 from provider_products.runtime import Runtime, runtime
 
@@ -116,9 +121,17 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
             {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
         )
 
-    # Starlette runs the last added outermost: the edge authenticates before idempotency runs.
+    check_routes(app.routes)
+    # The edge, innermost first (Starlette runs the last added outermost). A request passes, in
+    # order: its id and context, the access log, the error boundary, the body limit, authentication,
+    # the rate limit (every authenticated request counts, before routing), then idempotency.
     app.add_middleware(IdempotencyMiddleware, runtime=rt)
-    app.add_middleware(EdgeMiddleware, runtime=rt)
+    app.add_middleware(RateLimitMiddleware, runtime=rt)
+    app.add_middleware(AuthenticationMiddleware, runtime=rt)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ErrorMiddleware)
+    app.add_middleware(AccessLogMiddleware, log_requests=settings.log_requests)
+    app.add_middleware(RequestContextMiddleware)
     if settings.cors_origins:
         # Closed unless configured. Outermost, so that errors the edge answers carry CORS headers too.
         app.add_middleware(

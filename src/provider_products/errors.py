@@ -1,21 +1,11 @@
-"""The error hierarchy and the handlers that render every error as the contract's envelope."""
+"""The domain's errors: one noun per condition, each with its HTTP status and contract error code.
+
+Nothing here knows about HTTP frameworks; ``provider_products.http.errors`` renders them.
+"""
 
 from __future__ import annotations
 
-import functools
-import logging
-import re
 from typing import Any
-
-import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
-from starlette.routing import compile_path
-
-logger = logging.getLogger("provider_products")
 
 
 class ServiceError(Exception):
@@ -187,139 +177,15 @@ class StoreUnavailable(ServiceError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
-class ErrorBody(BaseModel):
-    """The body of every error the service produces."""
+class TokenError(ServiceError):
+    """The token endpoint refuses the request with an RFC 6749 section 5.2 ``error`` (``invalid_scope``)."""
 
-    error_code: str = Field(examples=["071-102"])
-    message: str = Field(examples=["Product already registered"])
-    additional_information: dict[str, Any] = Field(examples=[{"product_code": "MED-042"}])
+    status_code = 400
+    error_code = "071-100"
+    message = "Token request refused"
 
-
-_DESCRIPTIONS = {
-    400: "Malformed request (071-100)",
-    401: "Authentication failed (071-401)",
-    403: "Scope missing (071-403)",
-    404: "Not found",
-    409: "Conflict",
-    413: "Request body too large (071-413)",
-    422: "Validation error (071-105)",
-    429: "Rate limit exceeded (071-429)",
-    500: "Unexpected failure (071-500)",
-    503: "A store is unavailable (071-503)",
-}
-
-
-def responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
-    """Describe error responses for the OpenAPI document; every one has the error envelope."""
-    out: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        out[status] = {
-            "model": ErrorBody,
-            "description": descriptions.get(f"e{status}", _DESCRIPTIONS[status]),
-        }
-    return out
-
-
-AUTHENTICATED = (401, 403, 429, 500, 503)
-
-
-def envelope(error_code: str, message: str, additional_information: dict[str, Any] | None = None) -> bytes:
-    """Render the contract's error body."""
-    return orjson.dumps(
-        {
-            "error_code": error_code,
-            "message": message,
-            "additional_information": additional_information or {},
-        }
-    )
-
-
-def error_response(exc: ServiceError) -> Response:
-    """Turn a service error into its HTTP response."""
-    return Response(
-        envelope(exc.error_code, exc.message, exc.additional_information),
-        status_code=exc.status_code,
-        headers=exc.headers,
-        media_type="application/json",
-    )
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in {"body", "query", "path", "header"}:
-        parts = parts[1:]
-    return ".".join(parts) or "body"
-
-
-def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
-    """Flatten FastAPI/pydantic validation errors into ``{"field", "message"}`` items."""
-    items = []
-    for error in exc.errors():
-        message = str(error.get("msg", "invalid value"))
-        if error.get("type") == "missing":
-            message = "Field required"
-        items.append({"field": _field_path(tuple(error.get("loc", ()))), "message": message})
-    return items
-
-
-async def _service_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ServiceError)
-    return error_response(exc)
-
-
-async def _request_validation(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    if any(e.get("type") in {"json_invalid", "json_type"} for e in errors):
-        return error_response(MalformedRequest("Request body is not valid JSON"))
-    # A body that arrived as raw bytes or text means it was not JSON at all.
-    if any(
-        e.get("loc", ())[:1] == ("body",)
-        and isinstance(e.get("input"), (bytes, str))
-        and e.get("loc") == ("body",)
-        for e in errors
-    ):
-        return error_response(MalformedRequest("Request body must be a JSON object"))
-    return error_response(ValidationFailed(validation_errors(exc)))
-
-
-@functools.lru_cache(maxsize=64)
-def _path_patterns(
-    paths: tuple[tuple[str, tuple[str, ...]], ...],
-) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
-    return [(compile_path(path)[0], methods) for path, methods in paths]
-
-
-def _allowed_methods(request: Request) -> list[str]:
-    """List every method the OpenAPI document offers on the request's path."""
-    spec = request.app.openapi()
-    paths = tuple((p, tuple(m.upper() for m in ops)) for p, ops in spec["paths"].items())
-    allowed = {
-        m for pattern, methods in _path_patterns(paths) if pattern.match(request.url.path) for m in methods
-    }
-    return sorted(allowed)
-
-
-async def _http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 404:
-        return error_response(RouteNotFound())
-    if exc.status_code == 405:
-        response = error_response(MethodNotAllowed())
-        response.headers["Allow"] = ", ".join(_allowed_methods(request))
-        return response
-    if exc.status_code == 400:
-        return error_response(MalformedRequest(str(exc.detail)))
-    if exc.status_code == 413:
-        return error_response(BodyTooLarge())
-    generic = ServiceError(str(exc.detail))
-    generic.status_code = exc.status_code
-    generic.error_code = f"071-{exc.status_code}"
-    return error_response(generic)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that render every error as the envelope."""
-    app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(RequestValidationError, _request_validation)
-    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    def __init__(self, error: str, description: str, status: int = 400, error_code: str = "071-100") -> None:
+        super().__init__(description)
+        self.error = error
+        self.status_code = status
+        self.error_code = error_code

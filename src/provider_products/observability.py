@@ -1,7 +1,8 @@
-"""Operators' view: Prometheus metrics and one structured log line per request.
+"""Operators' view: Prometheus metrics, and log lines that each carry the id of their request.
 
 With several worker processes, ``serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a shared directory
-so that ``/metrics`` adds up every worker's counts, whichever worker answers the scrape.
+so that ``/metrics`` adds up every worker's counts, whichever worker answers the scrape. The
+per-request log line and metrics are written by ``http.access_log``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from provider_products.http.context import current_request_id
 
 REQUESTS = Counter(
     "provider_products_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -57,6 +60,24 @@ def metrics_payload() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
+class RequestIdFilter(logging.Filter):
+    """Stamp every record with the id of the request being served when it was logged (or None)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
+        return True
+
+
+def _context(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's ``context``, with the stamped request id when the context does not name one."""
+    context: dict[str, Any] = getattr(record, "context", {})
+    request_id = getattr(record, "request_id", None)
+    if request_id is not None and "request_id" not in context:
+        return {"request_id": request_id, **context}
+    return context
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the request's context when the record carries it."""
 
@@ -67,7 +88,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update(getattr(record, "context", {}))
+        entry.update(_context(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -77,7 +98,7 @@ class TextFormatter(logging.Formatter):
     """Readable lines for development: time, level, message, then key=value context."""
 
     def format(self, record: logging.LogRecord) -> str:
-        context = " ".join(f"{k}={v}" for k, v in getattr(record, "context", {}).items())
+        context = " ".join(f"{k}={v}" for k, v in _context(record).items())
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
         line = f"{stamp} {record.levelname:<7} {record.getMessage()}"
         line = f"{line} {context}" if context else line
@@ -86,13 +107,45 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class _WithRequestId(logging.Formatter):
+    """Another formatter's line followed by `` request_id=...`` when the record was logged in a request."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.inner.format(record)
+        request_id = getattr(record, "request_id", None)
+        return f"{line} request_id={request_id}" if request_id else line
+
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def _stamp_uvicorn_lines() -> None:
+    """Make uvicorn's own lines (access, errors) end with the request id, keeping their format."""
+    for name in UVICORN_LOGGERS:
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler.formatter, _WithRequestId):
+                continue
+            handler.addFilter(RequestIdFilter())
+            handler.setFormatter(_WithRequestId(handler.formatter or logging.Formatter()))
+
+
 def configure_logging(fmt: str) -> None:
-    """Send the service's logs to stderr as JSON (``json``) or readable text (``text``), once."""
+    """Send the service's logs to stderr as JSON (``json``) or readable text (``text``), once.
+
+    Every line logged while a request is served carries its id: the service's own lines as a
+    field, uvicorn's (configured by uvicorn before it builds the app) as a ``request_id=`` suffix.
+    """
+    _stamp_uvicorn_lines()
     logger = logging.getLogger("provider_products")
     if any(getattr(h, "_provider_products", False) for h in logger.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RequestIdFilter())
     handler._provider_products = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -7,7 +7,6 @@ import binascii
 from typing import Any
 from urllib.parse import unquote
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -15,7 +14,8 @@ from pydantic import BaseModel, Field
 from provider_products.auth import repository as auth_repository
 from provider_products.auth import security
 from provider_products.auth import service as auth_service
-from provider_products.errors import ErrorBody, RateLimited
+from provider_products.errors import RateLimited, TokenError
+from provider_products.http.errors import ErrorBody, error_response
 from provider_products.observability import RATE_LIMITED
 from provider_products.runtime import runtime
 
@@ -29,32 +29,6 @@ class TokenRead(BaseModel):
     token_type: str = Field(examples=["bearer"])
     expires_in: int = Field(examples=[3600])
     scope: str = Field(examples=["arc:read arc:write"])
-
-
-class TokenError(Exception):
-    """An RFC 6749 section 5.2 error."""
-
-    def __init__(self, error: str, description: str, status: int = 400, error_code: str = "071-100") -> None:
-        super().__init__(description)
-        self.error, self.description, self.status, self.error_code = error, description, status, error_code
-
-
-def _token_error(exc: TokenError, headers: dict[str, str]) -> Response:
-    body = {
-        "error": exc.error,
-        "error_description": exc.description,
-        "error_code": exc.error_code,
-        "message": exc.description,
-        "additional_information": {},
-    }
-    if exc.status == 401:
-        headers = {**headers, "WWW-Authenticate": 'Basic realm="provider-products"'}
-    return Response(
-        orjson.dumps(body),
-        status_code=exc.status,
-        media_type="application/json",
-        headers={**headers, "Cache-Control": "no-store"},
-    )
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -140,7 +114,7 @@ async def issue_token(request: Request) -> Response:
         if any(s not in client.scopes for s in granted):
             raise TokenError("invalid_scope", "The client may not request that scope")
     except TokenError as exc:
-        return _token_error(exc, headers)
+        return error_response(exc, headers)
     token = security.issue_token(
         rt.settings, client_id=client.client_id, provider_slug=client.provider_slug, scopes=granted
     )

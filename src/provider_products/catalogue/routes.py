@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from provider_products.auth.dependencies import Caller, require_scopes
 from provider_products.catalogue import service as catalogue_service
 from provider_products.catalogue.schemas import CatalogueProductRead, MedicationRead, ProductType
-from provider_products.errors import AUTHENTICATED, responses
+from provider_products.http.errors import AUTHENTICATED, responses
 from provider_products.pagination import Page, PageParams, link_header, page_params
 from provider_products.runtime import database, runtime
 

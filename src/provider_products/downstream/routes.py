@@ -17,7 +17,7 @@ from provider_products.downstream.schemas import (
     PrescriptionCreate,
     PrescriptionRead,
 )
-from provider_products.errors import AUTHENTICATED, responses
+from provider_products.http.errors import AUTHENTICATED, responses
 from provider_products.runtime import database
 
 router = APIRouter(tags=["Downstream records"])

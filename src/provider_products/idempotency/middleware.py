@@ -16,10 +16,11 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from provider_products.auth.caller import caller_of
 from provider_products.db.base import utcnow
 from provider_products.errors import IdempotencyConflict, ValidationFailed
+from provider_products.http.asgi import header
 from provider_products.idempotency import repository
-from provider_products.middleware import header
 from provider_products.runtime import Runtime
 
 REPLAY_WINDOW = timedelta(hours=24)
@@ -37,7 +38,7 @@ class IdempotencyMiddleware:
         self._claims = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        caller = scope.get("state", {}).get("caller")
+        caller = caller_of(scope)
         key = (
             header(scope, b"idempotency-key")
             if scope["type"] == "http" and scope["method"] == "POST"
