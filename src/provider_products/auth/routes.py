@@ -87,19 +87,7 @@ async def issue_token(request: Request) -> Response:
     rt = runtime(request)
     headers: dict[str, str] = {}
     try:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/x-www-form-urlencoded":
-            raise TokenError("invalid_request", "Send the request as application/x-www-form-urlencoded")
-        form = await request.form()
-        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-        if len(fields) != len(form.multi_items()):
-            raise TokenError("invalid_request", "Parameters must not repeat")
-        basic = _basic_credentials(request)
-        if basic is not None and ("client_id" in fields or "client_secret" in fields):
-            raise TokenError("invalid_request", "Use one client authentication method, not two")
-        client_id, secret = basic or (fields.get("client_id", ""), fields.get("client_secret", ""))
-        if not client_id or not secret:
-            raise TokenError("invalid_client", "Client credentials are required", 401, "071-401")
+        fields, client_id, secret = await _read_token_request(request)
         headers = await _count_token_request(request, client_id)
         grant_type = fields.get("grant_type")
         if not grant_type:
@@ -109,10 +97,7 @@ async def issue_token(request: Request) -> Response:
         client = await auth_service.verify_client(await _find_client(request, client_id), secret=secret)
         if client is None:
             raise TokenError("invalid_client", "Client authentication failed", 401, "071-401")
-        requested = fields.get("scope", "").split()
-        granted = sorted(client.scopes) if not requested else list(dict.fromkeys(requested))
-        if any(s not in client.scopes for s in granted):
-            raise TokenError("invalid_scope", "The client may not request that scope")
+        granted = _granted_scopes(fields.get("scope", ""), client.scopes)
     except TokenError as exc:
         return error_response(exc, headers)
     token = security.issue_token(
@@ -131,6 +116,33 @@ async def issue_token(request: Request) -> Response:
     )
 
 
+async def _read_token_request(request: Request) -> tuple[dict[str, str], str, str]:
+    """Return the form fields and the presented client id and secret, or raise a ``TokenError``."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise TokenError("invalid_request", "Send the request as application/x-www-form-urlencoded")
+    form = await request.form()
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    if len(fields) != len(form.multi_items()):
+        raise TokenError("invalid_request", "Parameters must not repeat")
+    basic = _basic_credentials(request)
+    if basic is not None and ("client_id" in fields or "client_secret" in fields):
+        raise TokenError("invalid_request", "Use one client authentication method, not two")
+    client_id, secret = basic or (fields.get("client_id", ""), fields.get("client_secret", ""))
+    if not client_id or not secret:
+        raise TokenError("invalid_client", "Client credentials are required", 401, "071-401")
+    return fields, client_id, secret
+
+
+def _granted_scopes(requested: str, allowed: frozenset[str] | set[str]) -> list[str]:
+    """Return the scopes to grant: all the client's, or the requested ones if it holds them all."""
+    asked = requested.split()
+    granted = sorted(allowed) if not asked else list(dict.fromkeys(asked))
+    if any(s not in allowed for s in granted):
+        raise TokenError("invalid_scope", "The client may not request that scope")
+    return granted
+
+
 async def _find_client(request: Request, client_id: str) -> auth_repository.ClientRecord | None:
     """Look a presented client id up in a transaction of its own; ids of an impossible form are not."""
     if not auth_service.plausible_client_id(client_id):
@@ -142,10 +154,7 @@ async def _find_client(request: Request, client_id: str) -> auth_repository.Clie
 async def _count_token_request(request: Request, client_id: str) -> dict[str, str]:
     """Count a token request against its client id, or its source address for unknown ids."""
     rt = runtime(request)
-    known = False
-    if auth_service.plausible_client_id(client_id):
-        async with rt.database.transaction() as conn:
-            known = await auth_repository.get_client(conn, client_id) is not None
+    known = await _find_client(request, client_id) is not None
     key = f"token:{client_id}" if known else f"token-ip:{request.client.host if request.client else '-'}"
     limit, window = rt.token_rate
     decision = await rt.limiter.hit(key, limit=limit, window=window)
