@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # A trailing-slash URL is a 404, never a redirect built from the Host header.
+        redirect_slashes=False,
     )
     app.state.runtime = rt
     install_error_handlers(app)

@@ -18,6 +18,18 @@ async def test_unknown_route_is_404_route_error(http: httpx.AsyncClient, make_cl
     assert_error(await http.get("/nothing-here"), 404, "071-404")
 
 
+@pytest.mark.parametrize(
+    "path", ["/arc/v1/providers/products/", "/healthz/", "/medical-catalogs/v1/medications/"]
+)
+async def test_trailing_slash_is_404_never_a_redirect_from_host(
+    http: httpx.AsyncClient, make_client: Any, path: str
+) -> None:
+    client: ApiClient = await make_client()
+    response = await http.get(path, headers={**client.headers, "Host": "evil.example"})
+    assert_error(response, 404, "071-404")
+    assert "location" not in response.headers
+
+
 async def test_wrong_method_is_405_with_allow(http: httpx.AsyncClient, make_client: Any) -> None:
     client: ApiClient = await make_client()
     response = await http.put("/arc/v1/providers/products", headers=client.headers)
