@@ -20,8 +20,8 @@ import pytest
 
 from provider_products.catalogue import importer
 from tests.conftest import TEST_DATABASE_URL, TEST_JWT_SECRET, TEST_REDIS_URL, pg_admin, pg_url
+from tests.process.test_multiprocess import Cluster
 from tests.servers import Server, clean_env, start_server
-from tests.test_multiprocess import Cluster
 
 pytestmark = [
     pytest.mark.slow,
