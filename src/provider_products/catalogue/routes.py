@@ -10,7 +10,8 @@ from provider_products.auth.dependencies import Caller, require_scopes
 from provider_products.catalogue import service as catalogue_service
 from provider_products.catalogue.schemas import CatalogueProductRead, MedicationRead, ProductType
 from provider_products.http.errors import AUTHENTICATED, responses
-from provider_products.pagination import Page, PageParams, link_header, page_params
+from provider_products.http.pagination import link_header, page_params
+from provider_products.pagination import Page, PageParams
 from provider_products.runtime import database, runtime
 
 router = APIRouter(tags=["Catalogues"])

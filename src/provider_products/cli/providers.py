@@ -33,9 +33,9 @@ def providers_list() -> None:
     """List providers."""
     from rich.table import Table
 
-    from provider_products.auth import repository
+    from provider_products.auth import service as auth_service
 
-    rows = run(in_transaction(repository.list_providers))
+    rows = run(in_transaction(auth_service.list_providers))
     table = Table("slug", "name", "created_at")
     for row in rows:
         table.add_row(row.slug, row.name, row.created_at.isoformat())

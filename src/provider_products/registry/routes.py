@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from provider_products.auth.dependencies import Caller, require_scopes
 from provider_products.catalogue.schemas import ProductType
 from provider_products.http.errors import AUTHENTICATED, responses
+from provider_products.http.pagination import link_header, page_params
 from provider_products.observability import REGISTRY_CHANGES
-from provider_products.pagination import Page, PageParams, link_header, page_params
+from provider_products.pagination import Page, PageParams
 from provider_products.registry import service as registry_service
 from provider_products.registry.schemas import (
     BatchCreate,
