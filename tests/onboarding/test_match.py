@@ -238,7 +238,7 @@ def test_read_inventory_names_the_lines_without_a_name(tmp_path: Path) -> None:
 
 def test_read_inventory_without_a_name_column(tmp_path: Path) -> None:
     path = tmp_path / "inventario.csv"
-    path.write_text("producto,qty\nAcetaminofén,1\n", "utf-8")
+    path.write_text("articulo,qty\nAcetaminofén,1\n", "utf-8")
     with pytest.raises(ValueError, match=r"line 1: .*no 'name' column"):
         read_inventory(path)
 

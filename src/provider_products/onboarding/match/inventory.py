@@ -27,9 +27,9 @@ class InventoryItem:
     columns: tuple[str, ...] = ()
 
 
-def read_inventory(path: Path) -> list[InventoryItem]:
-    """Read an inventory (CSV with a header row, or JSON Lines); every row needs a ``name``."""
-    table = tabular.read_table(path)
+def read_inventory(path: Path, *, sheet: str | None = None) -> list[InventoryItem]:
+    """Read an inventory (CSV, .xlsx or JSON Lines, Spanish or English headers); rows need a ``name``."""
+    table = tabular.read_table(path, sheet=sheet, known=KNOWN_COLUMNS).renamed()
     _require_name_column(table, path)
     items: list[InventoryItem] = []
     errors = [(e.line or 0, str(e)) for e in table.errors]
