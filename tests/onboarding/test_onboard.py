@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from provider_products.catalogue import importer
 from provider_products.catalogue.schemas import CODE_PATTERN
-from provider_products.client import AsyncClient
+from provider_products.client import AsyncClient, errors
 from provider_products.client.models import RateLimitState
 from provider_products.onboarding import onboard
 from provider_products.onboarding.pacing import Pacer
@@ -126,13 +126,14 @@ def test_onboard_registers_missing_codes_and_reports_every_row(server: Server, t
 def test_onboard_rerun_sends_nothing_new_and_keeps_outcomes(server: Server, tmp_path: Path) -> None:
     inventory = _inventory(tmp_path / "inv.csv", [*ACTIVE[:20], "NOPE-1"])
     first = _onboard(server, tmp_path, inventory)
-    posts_before = _access_log(server).count('"POST /arc/')
+    posts_before = _access_log(server).count('"POST /arc/v1/providers/products')
     assert posts_before >= 1
     second = _onboard(server, tmp_path, inventory)
     assert first.returncode == second.returncode == 1
-    assert _access_log(server).count('"POST /arc/') == posts_before
+    assert _access_log(server).count('"POST /arc/v1/providers/products') == posts_before
+    # the server is the truth: the second run registered nothing, so it says so
     assert {r["outcome"] for r in _report(tmp_path / "inv.csv.report.csv")} == {
-        "registered",
+        "already_registered",
         "not_in_catalogue",
     }
 
@@ -172,7 +173,8 @@ def test_onboard_killed_midway_resumes_without_resending_acknowledged_codes(
     acknowledged = [json.loads(line)["code"] for line in state.read_text().splitlines()]
     assert 25 <= len(acknowledged) < 70
     log_before = _access_log(server)
-    assert log_before.count('POST /arc/v1/providers/products HTTP/1.1" 404') == 10
+    # the batch lookup told the run that the NOPE codes are not in the catalogue: none was sent
+    assert log_before.count('POST /arc/v1/providers/products HTTP/1.1" 404') == 0
     result = _onboard(server, tmp_path, inventory, "--no-batch", "--concurrency", "1")
     log_after = _access_log(server)[len(log_before) :]
     assert result.returncode == 1  # the ten NOPE codes
@@ -250,9 +252,10 @@ def test_read_inventory_semicolon_csv_with_bom_is_accepted(tmp_path: Path) -> No
     # The same file ``match`` and ``catalogue import`` accept: a Spanish-locale spreadsheet's export.
     inventory = tmp_path / "inv.csv"
     inventory.write_text("sku;product_code;precio\nSKU-1;MED-042;1,50\n;;\n", "utf-8-sig")
-    columns, rows = onboard.read_inventory(inventory)
-    assert columns == ["sku", "product_code", "precio"]
-    assert [(r.line, r.raw_code, r.columns) for r in rows] == [
+    read = onboard.read_inventory(inventory)
+    assert read.columns == ["sku", "product_code", "precio"]
+    assert read.code_column == "product_code"
+    assert [(r.line, r.raw_code, r.columns) for r in read.rows] == [
         (2, "MED-042", {"sku": "SKU-1", "product_code": "MED-042", "precio": "1,50"})
     ]
 
@@ -295,7 +298,7 @@ async def _run(
     **plan: Any,
 ) -> onboard.Summary:
     """Onboard ``inventory``; a removal confirmation is answered with ``answer`` (None: must not be asked)."""
-    columns, rows = onboard.read_inventory(inventory)
+    read = onboard.read_inventory(inventory)
 
     def confirm(count: int) -> bool:
         assert answer is not None, "asked to confirm"
@@ -304,7 +307,7 @@ async def _run(
         return answer
 
     return await onboard.onboard(
-        sdk, onboard.Plan(inventory=inventory, **plan), columns, rows, confirm_removal=confirm
+        sdk, onboard.Plan(inventory=inventory, **plan), read, confirm_removal=confirm
     )
 
 
@@ -320,7 +323,7 @@ async def test_onboard_sync_without_confirmation_removes_nothing(sdk: AsyncClien
     )
     assert asked == [2]
     assert await _codes(sdk) == set(ACTIVE[:3])
-    assert ", 0 removed;" in summary.text
+    assert "; 0 removed;" in summary.text
     assert summary.exit_code == 0
 
 
@@ -334,26 +337,23 @@ async def test_onboard_sync_confirmed_or_assumed_removes_absent_codes(
     assert await _codes(sdk) == set(ACTIVE[:3])
     summary = await _run(sdk, _inventory(tmp_path / "third.csv", ACTIVE[:1]), sync=True, assume_yes=True)
     assert await _codes(sdk) == set(ACTIVE[:1])
-    assert ", 2 removed;" in summary.text
+    assert "; 2 removed;" in summary.text
     removed = [r["product_code"] for r in _report(summary.report) if r["outcome"] == "removed"]
     assert sorted(removed) == sorted(ACTIVE[1:3])
 
 
-async def test_onboard_failed_row_exits_1_and_state_records_acknowledged_outcomes(
+async def test_onboard_failed_row_exits_1_and_a_finished_run_leaves_no_state(
     sdk: AsyncClient, tmp_path: Path
 ) -> None:
     inventory = _inventory(tmp_path / "inv.csv", [ACTIVE[0], "NOPE-1", "bad code"])
     summary = await _run(sdk, inventory)
     assert summary.exit_code == 1
     assert summary.report == tmp_path / "inv.csv.report.csv"
-    # the counts are those of the codes sent; the invalid row is in the report
-    assert summary.text.startswith("3 rows: 1 not_in_catalogue, 1 registered; ")
+    # every row is counted, the invalid one included
+    assert summary.text.startswith("3 rows: 1 invalid, 1 not_in_catalogue, 1 registered; ")
     assert {r["product_code"]: r["outcome"] for r in _report(summary.report)}["bad code"] == "invalid"
-    state = (tmp_path / "inv.csv.onboard-state.jsonl").read_text().splitlines()
-    assert {(r["code"], r["outcome"]) for r in map(json.loads, state)} == {
-        (ACTIVE[0].upper(), "registered"),
-        ("NOPE-1", "not_in_catalogue"),
-    }
+    # every row was settled: nothing to resume, so the next run starts from the server alone
+    assert not (tmp_path / "inv.csv.onboard-state.jsonl").exists()
 
 
 async def test_onboard_dry_run_keeps_no_state_file(sdk: AsyncClient, tmp_path: Path) -> None:
@@ -361,3 +361,122 @@ async def test_onboard_dry_run_keeps_no_state_file(sdk: AsyncClient, tmp_path: P
     assert summary.exit_code == 0
     assert not (tmp_path / "inv.csv.onboard-state.jsonl").exists()
     assert await _codes(sdk) == set()
+
+
+# --- the server is the truth ---------------------------------------------------------------------
+
+
+def _stale_state(inventory: Path, *records: tuple[str, str]) -> None:
+    """Write the state file an interrupted run would have left."""
+    state = inventory.with_name(inventory.name + ".onboard-state.jsonl")
+    lines = [
+        json.dumps({"code": code, "outcome": outcome, "error_code": None, "at": None})
+        for code, outcome in records
+    ]
+    state.write_text("\n".join(lines) + "\n", "utf-8")
+
+
+async def test_onboard_rerun_after_a_removal_registers_the_code_again(
+    sdk: AsyncClient, tmp_path: Path
+) -> None:
+    inventory = _inventory(tmp_path / "inv.csv", ACTIVE[:3])
+    await _run(sdk, inventory)
+    await sdk.delete_provider_product(ACTIVE[1])
+    summary = await _run(sdk, inventory)
+    assert await _codes(sdk) == set(ACTIVE[:3])
+    outcomes = {r["product_code"]: r["outcome"] for r in _report(summary.report)}
+    assert outcomes == {
+        ACTIVE[0]: "already_registered",
+        ACTIVE[1]: "registered",
+        ACTIVE[2]: "already_registered",
+    }
+
+
+async def test_onboard_state_saying_registered_is_not_trusted_over_the_server(
+    sdk: AsyncClient, tmp_path: Path
+) -> None:
+    inventory = _inventory(tmp_path / "inv.csv", ACTIVE[:2])
+    _stale_state(inventory, (ACTIVE[0].upper(), "registered"), (ACTIVE[1].upper(), "already_registered"))
+    summary = await _run(sdk, inventory)
+    assert await _codes(sdk) == set(ACTIVE[:2])
+    assert {r["outcome"] for r in _report(summary.report)} == {"registered"}
+
+
+async def test_onboard_rerun_after_a_catalogue_addition_registers_it(
+    sdk: AsyncClient, app: FastAPI, tmp_path: Path
+) -> None:
+    inventory = _inventory(tmp_path / "inv.csv", [ACTIVE[0], "MED-NEW-1"])
+    first = await _run(sdk, inventory)
+    assert {r["product_code"]: r["outcome"] for r in _report(first.report)}["MED-NEW-1"] == "not_in_catalogue"
+    # and even an interrupted run's memory of the 404 does not outweigh the catalogue now
+    _stale_state(inventory, ("MED-NEW-1", "not_in_catalogue"))
+    entries = importer.parse(
+        '{"product_code": "MED-NEW-1", "product_type": "MEDICATION", "name": "Nuevo"}', "jsonl"
+    )
+    async with app.state.runtime.database.transaction(write=True) as conn:
+        await importer.upsert(conn, entries)
+    second = await _run(sdk, inventory)
+    assert {r["product_code"]: r["outcome"] for r in _report(second.report)}["MED-NEW-1"] == "registered"
+    assert "MED-NEW-1" in await _codes(sdk)
+    assert second.exit_code == 0
+
+
+def _counting(http: httpx.AsyncClient) -> list[str]:
+    """Record every API request the SDK sends through ``http`` (token requests left out)."""
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        if not request.url.path.startswith("/v1/oauth"):
+            seen.append(f"{request.method} {request.url.path}")
+
+    http.event_hooks["request"].append(hook)
+    return seen
+
+
+async def test_onboard_dry_run_costs_one_lookup_per_500_codes_plus_the_list(
+    sdk: AsyncClient, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    codes = [*ACTIVE[:5], *(f"NOPE-{n}" for n in range(995))]
+    seen = _counting(http)
+    summary = await _run(sdk, _inventory(tmp_path / "inv.csv", codes), dry_run=True)
+    assert seen == [
+        "GET /arc/v1/providers/products",
+        "POST /arc/v1/products/lookup",
+        "POST /arc/v1/products/lookup",
+    ]
+    assert summary.counts == {"would_register": 5, "not_in_catalogue": 995}
+    assert await _codes(sdk) == set()
+
+
+async def test_onboard_dry_run_says_what_the_real_run_then_does_and_counts_add_up(
+    sdk: AsyncClient, tmp_path: Path
+) -> None:
+    await sdk.register_product(ACTIVE[0])
+    codes = [ACTIVE[0], ACTIVE[1], ACTIVE[1].lower(), "NOPE-1", INACTIVE[0], "bad code", "", ACTIVE[2]]
+    inventory = _inventory(tmp_path / "inv.csv", codes)
+    dry = await _run(sdk, inventory, dry_run=True)
+    real = await _run(sdk, inventory)
+    assert real.counts == {
+        "already_registered": 1,
+        "registered": 2,
+        "duplicate": 1,
+        "not_in_catalogue": 2,
+        "invalid": 2,
+    }
+    as_real = {("registered" if k == "would_register" else k): v for k, v in dry.counts.items()}
+    assert as_real == real.counts
+    assert sum(real.counts.values()) == len(codes)
+    assert real.text.startswith(f"{len(codes)} rows: 1 already_registered, 1 duplicate, 2 invalid, ")
+
+
+async def test_onboard_report_is_written_when_the_run_fails(
+    http: httpx.AsyncClient, make_client: Any, tmp_path: Path
+) -> None:
+    creds = await make_client()
+    wrong = AsyncClient(
+        base_url="http://testserver", client_id=creds.client_id, client_secret="wrong", http_client=http
+    )
+    inventory = _inventory(tmp_path / "inv.csv", ACTIVE[:2])
+    with pytest.raises(errors.AuthenticationFailed):
+        await _run(wrong, inventory)
+    assert {r["outcome"] for r in _report(tmp_path / "inv.csv.report.csv")} == {"pending"}

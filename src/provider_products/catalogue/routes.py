@@ -8,7 +8,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from provider_products.auth.dependencies import Caller, require_scopes
 from provider_products.catalogue import service as catalogue_service
-from provider_products.catalogue.schemas import CatalogueProductRead, MedicationRead, ProductType
+from provider_products.catalogue.schemas import (
+    CatalogueProductRead,
+    LookupCreate,
+    LookupRead,
+    MedicationRead,
+    ProductType,
+)
 from provider_products.http.errors import AUTHENTICATED, responses
 from provider_products.http.pagination import link_header, page_params
 from provider_products.pagination import Page, PageParams
@@ -89,6 +95,23 @@ async def list_products(
         )
     response.headers["Link"] = link_header(request, page.page) or ""
     return page
+
+
+@router.post(
+    "/arc/v1/products/lookup",
+    operation_id="lookupProducts",
+    response_model=LookupRead,
+    responses=responses(400, 413, 422, *AUTHENTICATED, e422="Not 1 to 500 codes (071-105)"),
+)
+async def lookup_products(request: Request, body: LookupCreate, _: AnyCaller) -> LookupRead:
+    """Look up to 500 codes in the global catalogue in one request (extension): one answer per code, in order.
+
+    Each answer says whether the code is `found` and, when it is, its `status`, `product_type`
+    and `name` (INACTIVE entries are found but cannot be registered); an ill-formed code is not
+    found and carries `error_code` 071-105. The request counts once against the rate limit.
+    """
+    async with database(request).transaction() as conn:
+        return await catalogue_service.lookup(conn, codes=body.product_codes)
 
 
 @router.get(

@@ -82,3 +82,31 @@ class CatalogueEntryIn(BaseModel):
     description: str | None = Field(default=None, max_length=2000)
     coding_system: str | None = Field(default=None, max_length=16)
     coding_code: str | None = Field(default=None, max_length=32)
+
+
+LOOKUP_LIMIT = 500
+
+
+class LookupCreate(BaseModel):
+    """Look up to 500 codes in the catalogue in one request (an extension of the public API)."""
+
+    product_codes: list[str] = Field(
+        min_length=1, max_length=LOOKUP_LIMIT, examples=[["MED-042", "LAB-HEMO"]]
+    )
+
+
+class LookupItem(BaseModel):
+    """Whether one code is in the catalogue and, when it is, its status, type and name."""
+
+    product_code: str = Field(examples=["MED-042"])
+    found: bool
+    status: Status | None = None
+    product_type: ProductType | None = None
+    name: str | None = None
+    error_code: str | None = Field(default=None, description="071-105 for an ill-formed code")
+
+
+class LookupRead(BaseModel):
+    """One answer per code, in the order given."""
+
+    content: list[LookupItem]

@@ -10,6 +10,8 @@ from provider_products.catalogue import repository, text
 from provider_products.catalogue.index import Snapshot
 from provider_products.catalogue.schemas import (
     CatalogueProductRead,
+    LookupItem,
+    LookupRead,
     MedicationRead,
     ServiceProductRead,
     code_key,
@@ -142,6 +144,35 @@ async def lookup_id(conn: Connection, *, code: str) -> tuple[int, str] | None:
 async def entries_by_code(conn: Connection, *, code_keys: Sequence[str]) -> dict[str, EntrySummary]:
     """Map each of these code keys (upper-cased codes) found in the catalogue, in any status, to its entry."""
     return await repository.get_many_by_code(conn, code_keys)
+
+
+async def lookup(conn: Connection, *, codes: Sequence[str]) -> LookupRead:
+    """Say for each code, in order, whether the catalogue has it (any status); 071-105 if ill-formed."""
+    keys: list[str | None] = []
+    for raw in codes:
+        try:
+            keys.append(code_key(raw))
+        except ValidationFailed:
+            keys.append(None)
+    found = await repository.get_many_by_code(conn, sorted({k for k in keys if k}))
+    content: list[LookupItem] = []
+    for raw, key in zip(codes, keys, strict=True):
+        entry = found.get(key) if key else None
+        if key is None:
+            content.append(LookupItem(product_code=raw, found=False, error_code="071-105"))
+        elif entry is None:
+            content.append(LookupItem(product_code=raw.strip(), found=False))
+        else:
+            content.append(
+                LookupItem(
+                    product_code=entry.product_code,
+                    found=True,
+                    status=entry.status,
+                    product_type=entry.product_type,
+                    name=entry.name,
+                )
+            )
+    return LookupRead(content=content)
 
 
 async def count(conn: Connection) -> int:

@@ -98,10 +98,31 @@ def in_transaction(fn: Callable[[Connection], Awaitable[T]]) -> Callable[[Databa
 
 
 def api_client(base_url: str | None, client_id: str | None, client_secret: str | None) -> AsyncClient:
-    """Build the SDK client from the options (or their environment variables); exit 2 when one is missing."""
+    """Build the SDK client from the options or their environment variables; exit 2 if one is bad."""
+    import os
+    from urllib.parse import urlsplit
+
     from provider_products.client import AsyncClient
 
+    url = base_url if base_url is not None else os.environ.get("PROVIDER_PRODUCTS_BASE_URL")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            fail(f"base URL {url!r} needs http:// or https:// and a host, e.g. http://127.0.0.1:8000", 2)
     try:
         return AsyncClient(base_url=base_url, client_id=client_id, client_secret=client_secret)
     except ValueError as exc:
         fail(exc, 2)
+
+
+def sdk_error_line(exc: Exception, base_url: str) -> str:
+    """Say in one line why a call to the service failed (credentials refused, unreachable, an error)."""
+    from provider_products.client import errors
+
+    if isinstance(exc, errors.AuthenticationFailed):
+        return f"the service at {base_url} refused the client id or secret ({exc})"
+    if isinstance(exc, errors.PermissionDenied):
+        return f"this client may not do that at {base_url} ({exc})"
+    if isinstance(exc, errors.TransportError):
+        return f"cannot reach the service at {base_url}: {exc}"
+    return f"the service at {base_url} answered {exc}"

@@ -26,6 +26,7 @@ MEDICATIONS_PATH = "/medical-catalogs/v1/medications"
 PRODUCTS_PATH = "/arc/v1/products"
 PROVIDER_PRODUCTS_PATH = "/arc/v1/providers/products"
 BATCH_PATH = "/arc/v1/providers/products/batch"
+LOOKUP_PATH = "/arc/v1/products/lookup"
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0

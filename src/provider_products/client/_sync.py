@@ -108,6 +108,11 @@ class Client:
 
     # Provider products
 
+    def lookup_products(self, product_codes: Sequence[str]) -> models.LookupResult:
+        """Look up to 500 codes in the catalogue at once (extension): one answer per code, in order."""
+        response = self._request("POST", _core.LOOKUP_PATH, json={"product_codes": list(product_codes)})
+        return models.LookupResult.model_validate_json(response.content)
+
     def register_product(self, product_code: str) -> models.Registration:
         """Register a catalogue product for the calling provider."""
         response = self._request("POST", _core.PROVIDER_PRODUCTS_PATH, json={"product_code": product_code})

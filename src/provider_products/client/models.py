@@ -14,6 +14,8 @@ __all__ = [
     "BatchOutcome",
     "BatchResult",
     "CatalogueProduct",
+    "LookupItem",
+    "LookupResult",
     "Medication",
     "Page",
     "PageMeta",
@@ -119,6 +121,23 @@ class BatchResult(BaseModel):
 
     results: list[BatchItem]
     counts: dict[str, int]
+
+
+class LookupItem(BaseModel):
+    """Whether one code is in the catalogue (any status) and, when it is, its status, type and name."""
+
+    product_code: str
+    found: bool
+    status: str | None = None
+    product_type: str | None = None
+    name: str | None = None
+    error_code: str | None = None
+
+
+class LookupResult(BaseModel):
+    """The answers of a batch lookup, one per code, in the order asked."""
+
+    content: list[LookupItem]
 
 
 _POLICY_WINDOW = re.compile(r"(?:^|;)\s*w\s*=\s*(\d+)")

@@ -1,140 +1,66 @@
 """Bulk onboarding: take a provider's inventory file to a registered catalogue, paced and resumable.
 
 Talks to the service only through the SDK (``provider_products.client``), so it works against any
-server that speaks the contract, and uses the batch extension where the server offers it.
+server that speaks the contract, and uses the batch extensions (lookup, registration) where the
+server offers them.
+
+The server is the truth. Every run reads the provider's registrations and the catalogue afresh
+and acts on what they say now. The state file of an unfinished run is only a memory of requests
+already acknowledged: a ``registered`` outcome is kept only when the fresh list still has the code,
+and a ``not_in_catalogue`` one only spares a request when the server cannot look codes up in
+batch. A run that settles every row removes the file, so the next run starts from the server alone.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import json
 import math
-import os
-import re
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from provider_products import tabular
 from provider_products.client import AsyncClient, errors
+from provider_products.client.models import LookupItem
+from provider_products.onboarding.files import (
+    CODE_PATTERN,
+    Inventory,
+    InventoryError,
+    Outcome,
+    Row,
+    StateFile,
+    classify,
+    read_inventory,
+    write_report,
+)
 from provider_products.onboarding.pacing import Pacer
 
-# The contract's rule for product codes (the server's catalogue/schemas.py CODE_PATTERN; a test
-# checks that the two agree): rows that break it are reported invalid without asking the server.
-CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-BATCH_SIZE = 500
-
-Outcome = Literal[
-    "registered",
-    "already_registered",
-    "not_in_catalogue",
-    "invalid",
-    "duplicate",
-    "failed",
-    "would_register",
-    "removed",
+__all__ = [
+    "CODE_PATTERN",
+    "Inventory",
+    "InventoryError",
+    "Plan",
+    "Row",
+    "Summary",
+    "onboard",
+    "read_inventory",
 ]
-DONE = {"registered", "already_registered", "not_in_catalogue", "invalid"}
+
+BATCH_SIZE = 500
 FAILED = {"not_in_catalogue", "invalid", "failed"}
-
-
-class InventoryError(Exception):
-    """The inventory file cannot be used at all (unreadable, no product_code column)."""
-
-
-@dataclass
-class Row:
-    """One inventory row: where it was, its code (normalised when well-formed) and its other columns."""
-
-    line: int
-    raw_code: str
-    columns: dict[str, str]
-    key: str | None = None
-    outcome: Outcome | None = None
-    error_code: str | None = None
-    registered_at: str | None = None
-
-
-def read_inventory(path: Path) -> tuple[list[str], list[Row]]:
-    """Read a CSV or JSON Lines inventory; return its column names and its rows."""
-    try:
-        table = tabular.read_table(path)
-    except tabular.TableError as exc:
-        raise InventoryError(str(exc)) from None
-    if table.errors:
-        raise InventoryError(str(table.errors[0]))
-    columns = [c for c in table.columns if c]
-    if "product_code" not in columns:
-        raise InventoryError(f"{path} has no product_code column")
-    rows = []
-    for row in table.rows:
-        values = {k: tabular.cell_text(v) for k, v in row.values.items() if k}
-        rows.append(Row(row.line, values.get("product_code", ""), values))
-    return columns, rows
-
-
-def classify(rows: list[Row]) -> list[Row]:
-    """Validate every row and drop duplicates; return the first row of each well-formed code."""
-    first: dict[str, Row] = {}
-    for row in rows:
-        code = row.raw_code.strip()
-        if not CODE_PATTERN.fullmatch(code):
-            row.outcome, row.error_code = "invalid", "071-105"
-            continue
-        row.key = code.upper()
-        if row.key in first:
-            row.outcome = "duplicate"
-            continue
-        first[row.key] = row
-    return list(first.values())
-
-
-class StateFile:
-    """Append-only record of acknowledged outcomes, flushed to disk before anything else happens."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.acknowledged: dict[str, dict[str, Any]] = {}
-        if path.exists():
-            for line in path.read_text("utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a kill: that code was not acknowledged
-                if isinstance(record, dict) and record.get("outcome") in DONE:
-                    self.acknowledged[str(record["code"])] = record
-        self._file = path.open("a", encoding="utf-8")
-
-    def record(self, row: Row) -> None:
-        """Persist an acknowledged outcome (fsync'd, so a kill right after loses nothing)."""
-        assert row.key is not None
-        entry = {
-            "code": row.key,
-            "outcome": row.outcome,
-            "error_code": row.error_code,
-            "at": row.registered_at,
-        }
-        self._file.write(json.dumps(entry) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self.acknowledged[row.key] = entry
-
-    def close(self) -> None:
-        """Close the file."""
-        self._file.close()
 
 
 @dataclass
 class Progress:
-    """Counts for the progress display."""
+    """Counts for the progress display; ``wait_until`` (monotonic) while waiting for the rate limit."""
 
     total: int
     done: int = 0
     counts: Counter[str] = field(default_factory=Counter)
+    wait_until: float | None = None
 
 
 @dataclass
@@ -151,6 +77,14 @@ class Onboarding:
     pacer: Pacer = field(default_factory=Pacer)
     requests: int = 0
     too_many_requests: int = 0
+    progress: Progress = field(default_factory=lambda: Progress(0))
+
+    def __post_init__(self) -> None:
+        self.pacer.on_wait = self._waiting
+
+    def _waiting(self, seconds: float) -> None:
+        self.progress.wait_until = time.monotonic() + seconds if seconds > 0 else None
+        self.on_progress(self.progress)
 
     async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         await self.pacer.acquire()
@@ -164,7 +98,7 @@ class Onboarding:
             self.pacer.observe(self.client.last_rate_limit)
 
     async def registered_codes(self) -> dict[str, str]:
-        """Read the provider's current registrations once (code key -> registered_at)."""
+        """Read the provider's current registrations (code key -> registered_at)."""
         found: dict[str, str] = {}
         page, pages = 0, 1
         while page < pages:
@@ -175,41 +109,92 @@ class Onboarding:
             page += 1
         return found
 
-    async def run(self) -> Progress:
-        """Register every code of the inventory that the provider does not have yet."""
+    async def run(self, existing: dict[str, str] | None = None) -> Progress:
+        """Register every code of the inventory that the provider does not have now (dry run: say so)."""
         unique = classify(self.rows)
-        pending = self._resume(unique)
-        progress = Progress(total=len(unique))
-        progress.done = len(unique) - len(pending)
-        progress.counts.update(r.outcome for r in unique if r.outcome)
+        progress = self.progress = Progress(total=len(self.rows))
+        settled = [r for r in self.rows if r.outcome]
+        progress.done = len(settled)
+        progress.counts.update(r.outcome for r in settled if r.outcome)
         self.on_progress(progress)
-        existing = await self.registered_codes()
+        existing = await self.registered_codes() if existing is None else existing
+        pending = []
+        for row in unique:
+            if row.key in existing:
+                mine = self._acknowledged(row, "registered")  # this unfinished run registered it
+                outcome: Outcome = "registered" if mine else "already_registered"
+                self._settle(row, outcome, None, existing[row.key or ""], progress)
+            else:
+                pending.append(row)
+        catalogue = await self._lookup(pending, progress)
+        if catalogue is None:
+            await self._without_lookup([r for r in pending if r.outcome is None], progress)
+            return progress
         to_send = []
         for row in pending:
-            if row.key in existing:
-                self._settle(row, "already_registered", None, existing[row.key], progress)
+            item = catalogue.get(row.key or "")
+            if row.outcome is not None:
+                continue  # its lookup failed
+            if item is None or not item.found or item.status != "ACTIVE":
+                self._settle(row, "not_in_catalogue", "071-101", None, progress)
+            elif self.dry_run:
+                self._settle(row, "would_register", None, None, progress)
             else:
                 to_send.append(row)
         await self._send(to_send, progress)
         return progress
 
-    def _resume(self, unique: list[Row]) -> list[Row]:
-        """Give rows the outcomes a previous run acknowledged; return the rows still to do."""
-        pending = []
-        for row in unique:
-            acknowledged = self.state.acknowledged.get(row.key or "") if self.state else None
-            if acknowledged is not None:
-                row.outcome, row.error_code = acknowledged["outcome"], acknowledged.get("error_code")
-                row.registered_at = acknowledged.get("at")
+    def _acknowledged(self, row: Row, outcome: str) -> dict[str, Any] | None:
+        record = self.state.acknowledged.get(row.key or "") if self.state else None
+        return record if record is not None and record.get("outcome") == outcome else None
+
+    async def _lookup(self, rows: list[Row], progress: Progress) -> dict[str, LookupItem] | None:
+        """Look the codes up in batches of 500; None when the server has no batch lookup."""
+        found: dict[str, LookupItem] = {}
+        chunks = [rows[i : i + BATCH_SIZE] for i in range(0, len(rows), BATCH_SIZE)]
+
+        async def look(chunk: list[Row]) -> None:
+            keys = [r.key or "" for r in chunk]
+            try:
+                result = await self._call(lambda: self.client.lookup_products(keys))
+            except (errors.RouteNotFound, errors.MethodNotAllowed):
+                raise
+            except errors.ApiError as exc:
+                if exc.status_code in (404, 405):
+                    raise
+                self._fail_all(chunk, exc.error_code or str(exc.status_code), progress)
+                return
+            except errors.TransportError:
+                self._fail_all(chunk, "transport", progress)
+                return
+            found.update((key, item) for key, item in zip(keys, result.content, strict=True))
+
+        if not chunks:
+            return found
+        try:
+            await look(chunks[0])
+        except errors.ApiError:  # 404/405: an Osigu server without the extension
+            return None
+        await self._each(chunks[1:], look)
+        return found
+
+    async def _without_lookup(self, pending: list[Row], progress: Progress) -> None:
+        """Check (dry run) or register codes on a server without batch lookup."""
+        if self.dry_run:
+            await self._each(pending, lambda row: self._check(row, progress))
+            return
+        to_send = []
+        for row in pending:
+            # Only here does an acknowledged 404 of this unfinished run spare a request.
+            if self._acknowledged(row, "not_in_catalogue"):
+                self._settle(row, "not_in_catalogue", "071-101", None, progress)
             else:
-                pending.append(row)
-        return pending
+                to_send.append(row)
+        await self._send(to_send, progress)
 
     async def _send(self, to_send: list[Row], progress: Progress) -> None:
-        """Check (dry run) or register the rows: in batches when the server offers them, else one by one."""
-        if self.dry_run:
-            await self._each(to_send, lambda row: self._check(row, progress))
-        elif self.use_batch and to_send and await self._batch_offered(to_send, progress):
+        """Register the rows: in batches when the server offers them, else one by one."""
+        if self.use_batch and to_send and await self._batch_offered(to_send, progress):
             chunks = [to_send[i : i + BATCH_SIZE] for i in range(BATCH_SIZE, len(to_send), BATCH_SIZE)]
             await self._each(chunks, lambda chunk: self._register_batch(chunk, progress))
         else:
@@ -237,7 +222,7 @@ class Onboarding:
         progress: Progress,
     ) -> None:
         row.outcome, row.error_code, row.registered_at = outcome, error_code, registered_at
-        if self.state is not None and outcome in DONE:
+        if self.state is not None and outcome in ("registered", "already_registered", "not_in_catalogue"):
             self.state.record(row)
         progress.done += 1
         progress.counts[outcome] += 1
@@ -263,8 +248,6 @@ class Onboarding:
         """Send the first batch; say whether the server has the batch extension."""
         try:
             await self._register_batch(rows[:BATCH_SIZE], progress, probe=True)
-        except (errors.RouteNotFound, errors.MethodNotAllowed):
-            return False
         except errors.ApiError as exc:
             if exc.status_code in (404, 405):
                 return False
@@ -275,8 +258,6 @@ class Onboarding:
         keys = [r.key or "" for r in rows]
         try:
             result = await self._call(lambda: self.client.register_products(keys))
-        except (errors.RouteNotFound, errors.MethodNotAllowed):
-            raise
         except errors.ApiError as exc:
             if probe and exc.status_code in (404, 405):
                 raise
@@ -293,7 +274,7 @@ class Onboarding:
             self._settle(row, "failed", error_code, None, progress)
 
     async def _check(self, row: Row, progress: Progress) -> None:
-        """Dry run: say what registering would do, without registering."""
+        """Dry run on a server without batch lookup: one catalogue read per code."""
         assert row.key is not None
         key = row.key
         try:
@@ -353,65 +334,79 @@ class Summary:
     text: str
     report: Path
     exit_code: int
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 async def onboard(
     client: AsyncClient,
     plan: Plan,
-    columns: list[str],
-    rows: list[Row],
+    inventory: Inventory,
     *,
     confirm_removal: Callable[[int], bool],
     on_progress: Callable[[Progress], None] = lambda _: None,
+    pacer: Pacer | None = None,
 ) -> Summary:
     """Register the inventory, remove what it lacks (with ``sync``), and write the report.
 
-    The state file is open only while the run is (a dry run keeps none); ``confirm_removal`` is
-    asked, with the number of registrations to remove, unless the plan says not to ask.
+    The report is written however the run ends (rows not reached say ``pending``). The state file
+    is open only while the run is, and removed when every row was settled (a dry run keeps none);
+    ``confirm_removal`` is asked, with the number of registrations to remove, unless the plan says
+    not to ask. A dry run with ``sync`` lists what would be removed.
     """
     state = None if plan.dry_run else StateFile(plan.state_path)
     run = Onboarding(
         client=client,
-        rows=rows,
+        rows=inventory.rows,
         state=state,
         concurrency=plan.concurrency,
         use_batch=plan.use_batch,
         dry_run=plan.dry_run,
         on_progress=on_progress,
+        pacer=pacer or Pacer(),
     )
+    removed: list[str] = []
+    finished = False
     try:
-        progress = await run.run()
-        removed = await _remove_absent(run, plan, confirm_removal) if plan.sync and not plan.dry_run else []
+        existing = await run.registered_codes()
+        progress = await run.run(existing)
+        if plan.sync:
+            removed = await _remove_absent(run, plan, existing, confirm_removal)
+        finished = not any(r.outcome in (None, "failed") for r in inventory.rows)
     finally:
         if state is not None:
-            state.close()
-    write_report(plan.report_path, columns, rows, removed)
+            state.close(finished=finished)
+        write_report(
+            plan.report_path, inventory, removed, removal="would_remove" if plan.dry_run else "removed"
+        )
     return _summary(plan, run, progress, removed)
 
 
-async def _remove_absent(run: Onboarding, plan: Plan, confirm: Callable[[int], bool]) -> list[str]:
-    """Remove the registrations whose codes the inventory lacks, once confirmed; return those removed."""
+async def _remove_absent(
+    run: Onboarding, plan: Plan, existing: dict[str, str], confirm: Callable[[int], bool]
+) -> list[str]:
+    """Remove (dry run: list) the registrations the inventory lacks, once confirmed; return them."""
     wanted = {r.key for r in run.rows if r.key}
-    absent = sorted(set(await run.registered_codes()) - wanted)
-    if absent and (plan.assume_yes or confirm(len(absent))):
+    absent = sorted(set(existing) - wanted)
+    if plan.dry_run or not absent:
+        return absent
+    if plan.assume_yes or confirm(len(absent)):
         return await run.remove_absent(absent)
     return []
 
 
 def _summary(plan: Plan, run: Onboarding, progress: Progress, removed: list[str]) -> Summary:
-    """Count the outcomes; the run fails (exit status 1) when any row did not make it."""
+    """Count every row's outcome (they add up to the rows read); exit 1 when any row did not make it."""
     rows = run.rows
-    counts = dict(sorted(progress.counts.items()))
-    duplicates = sum(1 for r in rows if r.outcome == "duplicate")
+    counts: Counter[str] = Counter(r.outcome or "pending" for r in rows)
+    removal = "would_remove" if plan.dry_run else "removed"
     text = (
         f"{len(rows)} rows: "
-        + ", ".join(f"{v} {k}" for k, v in counts.items())
-        + (f", {duplicates} duplicate" if duplicates else "")
-        + (f", {len(removed)} removed" if plan.sync else "")
+        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        + (f"; {len(removed)} {removal}" if plan.sync else "")
         + f"; {run.requests} requests, {run.too_many_requests} answered 429"
     )
     failed = any(r.outcome in FAILED for r in rows)  # invalid rows included
-    return Summary(text, plan.report_path, 1 if failed else 0)
+    return Summary(text, plan.report_path, 1 if failed else 0, dict(counts))
 
 
 def _seconds(value: Any) -> str:
@@ -420,19 +415,6 @@ def _seconds(value: Any) -> str:
 
 def _seconds_or_none(value: Any) -> str | None:
     return _seconds(value) if value else None
-
-
-def write_report(path: Path, columns: list[str], rows: list[Row], removed: Iterable[str] = ()) -> None:
-    """Write every row with its outcome and error code (and removals, with --sync)."""
-    fields = [*columns, "outcome", "error_code", "registered_at"]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            outcome = {"outcome": row.outcome or "", "error_code": row.error_code or ""}
-            writer.writerow({**row.columns, **outcome, "registered_at": row.registered_at or ""})
-        for code in removed:
-            writer.writerow({"product_code": code, "outcome": "removed"})
 
 
 def eta_seconds(progress: Progress, started: float, now: float) -> float | None:

@@ -33,6 +33,8 @@ class Pacer:
         self.limit: int | None = None
         self.window: float | None = None
         self._lock = asyncio.Lock()
+        # Told how many seconds a send waits for the window (and 0 when it goes), for progress displays.
+        self.on_wait: Callable[[float], None] = lambda _: None
 
     def observe(self, state: RateLimitState | None) -> None:
         """Learn the limit from response headers (the first time they are seen)."""
@@ -57,5 +59,8 @@ class Pacer:
                     self._sent.popleft()
                 if len(self._sent) < self.limit:
                     break
-                await self._sleep(self._sent[len(self._sent) - self.limit] + self.window - now)
+                delay = self._sent[len(self._sent) - self.limit] + self.window - now
+                self.on_wait(delay)
+                await self._sleep(delay)
+                self.on_wait(0)
             self._sent.append(self._clock())
