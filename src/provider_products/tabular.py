@@ -301,25 +301,38 @@ def _from_grid(grid: list[tuple[int, list[Any]]], source: str, known: Sequence[s
         return Table((), (), source=source)
     at = _header_index(grid, known)
     header_line, raw_header = grid[at]
-    header = [("" if c is None else str(c)).strip() for c in raw_header]
-    while header and not header[-1]:
-        header.pop()  # spreadsheets report formatted but empty cells at the end
+    header = _header_names(raw_header)
     rows: list[TableRow] = []
     errors: list[TableError] = []
     for line, row in grid[at + 1 :]:
         texts = [None if v is None or (isinstance(v, str) and not v.strip()) else v for v in row]
         if not any(v is not None for v in texts):
             continue  # the empty rows spreadsheets leave at the end
-        for index, value in enumerate(texts):
-            if cells and value in _EXCEL_ERRORS and index < len(header):
-                cell = f"{_column_letter(index)}{line}"
-                errors.append(TableError(f"{header[index]!r} holds the formula error {value}", cell=cell))
+        if cells:
+            errors.extend(_cell_errors(header, line, texts))
         values: dict[str, Any] = dict.fromkeys(header)
         values.update(zip(header, texts, strict=False))
         surplus = tuple("" if v is None else str(v) for v in texts[len(header) :])
         rows.append(TableRow(line, values, surplus if any(surplus) else ()))
     table = Table(tuple(header), tuple(rows), tuple(errors), header_line=header_line, source=source)
     return _recognise(table, known)
+
+
+def _header_names(cells: list[Any]) -> list[str]:
+    """Trim the header's names, dropping the empty cells spreadsheets report at the end of a row."""
+    header = [("" if c is None else str(c)).strip() for c in cells]
+    while header and not header[-1]:
+        header.pop()
+    return header
+
+
+def _cell_errors(header: list[str], line: int, texts: list[Any]) -> list[TableError]:
+    """Name each spreadsheet cell of a row that holds a formula error (``#N/A``...)."""
+    return [
+        TableError(f"{header[i]!r} holds the formula error {v}", cell=f"{_column_letter(i)}{line}")
+        for i, v in enumerate(texts[: len(header)])
+        if v in _EXCEL_ERRORS
+    ]
 
 
 def _recognise(table: Table, known: Sequence[str]) -> Table:

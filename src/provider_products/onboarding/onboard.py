@@ -129,7 +129,14 @@ class Onboarding:
         catalogue = await self._lookup(pending, progress)
         if catalogue is None:
             await self._without_lookup([r for r in pending if r.outcome is None], progress)
-            return progress
+        else:
+            await self._send(self._registrable(pending, catalogue, progress), progress)
+        return progress
+
+    def _registrable(
+        self, pending: list[Row], catalogue: dict[str, LookupItem], progress: Progress
+    ) -> list[Row]:
+        """Settle the codes the catalogue cannot register (dry run: also those it can); return the rest."""
         to_send = []
         for row in pending:
             item = catalogue.get(row.key or "")
@@ -141,8 +148,7 @@ class Onboarding:
                 self._settle(row, "would_register", None, None, progress)
             else:
                 to_send.append(row)
-        await self._send(to_send, progress)
-        return progress
+        return to_send
 
     def _acknowledged(self, row: Row, outcome: str) -> dict[str, Any] | None:
         record = self.state.acknowledged.get(row.key or "") if self.state else None
