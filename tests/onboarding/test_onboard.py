@@ -480,3 +480,28 @@ async def test_onboard_report_is_written_when_the_run_fails(
     with pytest.raises(errors.AuthenticationFailed):
         await _run(wrong, inventory)
     assert {r["outcome"] for r in _report(tmp_path / "inv.csv.report.csv")} == {"pending"}
+
+
+def test_onboard_wrong_secret_is_one_line_and_exit_1(server: Server, tmp_path: Path) -> None:
+    client_id, _ = _credentials(server)
+    env = clean_env(base_url=server.base_url, client_id=client_id, client_secret="wrong")
+    result = subprocess.run(
+        [str(CLI), "onboard", str(_inventory(tmp_path / "inv.csv", ACTIVE[:2]))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "refused the client id or secret" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "inv.csv.report.csv").exists()
+
+
+@pytest.mark.parametrize("server", ["3/3 seconds"], indirect=True)
+def test_onboard_without_a_terminal_says_it_waits_for_the_rate_limit(server: Server, tmp_path: Path) -> None:
+    result = _onboard(server, tmp_path, _inventory(tmp_path / "inv.csv", ACTIVE[:4]), "--no-batch")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"waiting \d+ s for the rate limit", result.stdout), result.stdout
+    assert "columns used: product_code='product_code'" in result.stderr

@@ -67,7 +67,7 @@ def onboard(
         loaded = onboarding.read_inventory(inventory, sheet=sheet)
     except onboarding.InventoryError as exc:
         fail(exc, 2)
-    err.print(loaded.description, markup=False, highlight=False)
+    err.print(loaded.description, markup=False, highlight=False, soft_wrap=True)
     plan = onboarding.Plan(
         inventory=inventory,
         state=state,
@@ -102,13 +102,13 @@ def onboard(
             summary = asyncio.run(main())
     except KeyboardInterrupt:
         err.print("interrupted: what was acknowledged is saved; run the same command again to resume")
-        err.print(f"report (so far): {plan.report_path}", markup=False, highlight=False)
+        err.print(f"report (so far): {plan.report_path}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     except (errors.ApiError, errors.TransportError) as exc:
-        err.print(f"report (so far): {plan.report_path}", markup=False, highlight=False)
+        err.print(f"report (so far): {plan.report_path}", markup=False, highlight=False, soft_wrap=True)
         fail(sdk_error_line(exc, where), 1)
     out.print(summary.text)
-    out.print(f"report: {summary.report}", markup=False, highlight=False)
+    out.print(f"report: {summary.report}", markup=False, highlight=False, soft_wrap=True)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
 
