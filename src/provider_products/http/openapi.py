@@ -119,6 +119,24 @@ def _operation_headers(path: str, method: str, code: int, operation: dict[str, A
     return headers
 
 
+_IDEMPOTENCY_CONFLICT = (
+    "an Idempotency-Key whose first request is still running, or reused with another request (071-106)"
+)
+
+
+def _declare_idempotency_conflict(operation: dict[str, Any]) -> None:
+    """Declare the 409 a keyed POST may answer, beside whatever 409 the route itself declares."""
+    responses = operation.setdefault("responses", {})
+    conflict = responses.get("409")
+    if conflict is None:
+        responses["409"] = {
+            "description": f"Conflict: {_IDEMPOTENCY_CONFLICT}",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
+    elif "071-106" not in conflict.get("description", ""):
+        conflict["description"] += f"; or {_IDEMPOTENCY_CONFLICT}"
+
+
 def _operations(document: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]]:
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
@@ -171,6 +189,7 @@ def describe_edge(document: dict[str, Any], *, servers: list[dict[str, str]]) ->
             params = operation.setdefault("parameters", [])
             if not any(p.get("name") == "Idempotency-Key" for p in params):
                 params.append(IDEMPOTENCY_KEY)
+            _declare_idempotency_conflict(operation)
         for status, response in operation.get("responses", {}).items():
             response["headers"] = {
                 **_response_headers(path, method, status, operation),
