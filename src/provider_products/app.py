@@ -22,6 +22,7 @@ from provider_products.catalogue.routes import router as catalogue_router
 from provider_products.config import Settings
 from provider_products.db import migrate
 from provider_products.downstream.routes import router as downstream_router
+from provider_products.http import openapi
 from provider_products.http.access_log import AccessLogMiddleware
 from provider_products.http.body_limit import BodyLimitMiddleware
 from provider_products.http.context import RequestContextMiddleware
@@ -124,6 +125,11 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
         )
 
     check_routes(app.routes)
+    openapi.install(
+        app,
+        app.openapi,
+        servers=[{"url": "http://localhost:8000", "description": "The sandbox (`provider-products serve`)"}],
+    )
     # The edge, innermost first (Starlette runs the last added outermost). A request passes, in
     # order: its id and context, the access log, the error boundary, the body limit, authentication,
     # the rate limit (every authenticated request counts, before routing), then idempotency.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 T = TypeVar("T")
 
@@ -28,6 +29,18 @@ class Page(BaseModel, Generic[T]):
 
     content: list[T]
     page: PageMeta
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        """Name ``Page[X]`` ``PageX`` (an annotated union by its ``title``), as the API docs show it."""
+        return "Page" + "".join(_type_name(p) for p in params)
+
+
+def _type_name(tp: Any) -> str:
+    for meta in getattr(tp, "__metadata__", ()):
+        if isinstance(meta, FieldInfo) and meta.title:
+            return meta.title
+    return str(getattr(tp, "__name__", tp))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from provider_products.auth.dependencies import Caller, require_scopes
 from provider_products.catalogue import service as catalogue_service
 from provider_products.catalogue.schemas import (
+    CODE_DESCRIPTION,
+    CODE_SCHEMA,
+    QUERY_SCHEMA,
     CatalogueProductRead,
     LookupCreate,
     LookupRead,
@@ -30,11 +33,10 @@ QueryParam = Annotated[
         description="Words that must all match (each as a word prefix) the code, name or active "
         "ingredient, ignoring case and accents.",
         examples=["paracetamol"],
+        json_schema_extra=QUERY_SCHEMA,
     ),
 ]
-CodeParam = Annotated[
-    str, Path(description="A catalogue product code (case-insensitive)", examples=["MED-042"])
-]
+CodeParam = Annotated[str, Path(description=CODE_DESCRIPTION, json_schema_extra=CODE_SCHEMA)]
 
 
 @router.get(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -33,7 +33,21 @@ def code_key(raw: str, *, field: str = "product_code") -> str:
         raise ValidationFailed([{"field": field, "message": str(exc)}]) from None
 
 
-ProductCode = Annotated[str, AfterValidator(clean_code)]
+# What the OpenAPI document says of every code, in a path or a body (surrounding white space is
+# trimmed before the check, so the server enforces this on the trimmed code).
+CODE_SCHEMA: dict[str, Any] = {
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    "minLength": 1,
+    "maxLength": 64,
+    "examples": ["MED-042"],
+}
+# The search query refuses control characters (Unicode category Cc) with 422.
+QUERY_SCHEMA: dict[str, Any] = {"pattern": "^[^\\x00-\\x1F\\x7F-\\x9F]*$"}
+CODE_DESCRIPTION = f"A catalogue product code, case-insensitive: {CODE_RULE}"
+
+ProductCode = Annotated[
+    str, AfterValidator(clean_code), Field(description=CODE_DESCRIPTION, json_schema_extra=CODE_SCHEMA)
+]
 
 
 class MedicationRead(BaseModel):
@@ -62,7 +76,10 @@ class ServiceProductRead(BaseModel):
     coding_code: str | None = Field(examples=["58410-2"])
 
 
-CatalogueProductRead = Annotated[MedicationRead | ServiceProductRead, Field(discriminator="product_type")]
+CatalogueProductRead = Annotated[
+    MedicationRead | ServiceProductRead,
+    Field(discriminator="product_type", title="CatalogueProductRead"),
+]
 
 
 class CatalogueEntryIn(BaseModel):

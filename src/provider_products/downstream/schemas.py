@@ -16,7 +16,7 @@ MAX_LINES = 100
 
 
 def _stamp(value: datetime | None) -> str | None:
-    return None if value is None else value.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else f"{value.year:04d}-{value:%m-%dT%H:%M:%S}Z"
 
 
 class _In(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from provider_products.auth.dependencies import Caller, require_scopes
-from provider_products.catalogue.schemas import ProductType
+from provider_products.catalogue.schemas import CODE_DESCRIPTION, CODE_SCHEMA, QUERY_SCHEMA, ProductType
 from provider_products.http.errors import AUTHENTICATED, responses
 from provider_products.http.pagination import link_header, page_params
 from provider_products.observability import REGISTRY_CHANGES
@@ -29,9 +29,7 @@ router = APIRouter(prefix="/arc/v1/providers/products", tags=["Provider products
 
 Reader = Annotated[Caller, Depends(require_scopes("arc:read"))]
 Writer = Annotated[Caller, Depends(require_scopes("arc:write"))]
-CodeParam = Annotated[
-    str, Path(description="A catalogue product code (case-insensitive)", examples=["MED-042"])
-]
+CodeParam = Annotated[str, Path(description=CODE_DESCRIPTION, json_schema_extra=CODE_SCHEMA)]
 
 
 @router.post(
@@ -126,7 +124,10 @@ async def list_provider_products(
     query: Annotated[
         str | None,
         Query(
-            max_length=200, description="Words that must all match code, name or ingredient (word prefixes)"
+            max_length=200,
+            description="Words that must all match code, name or ingredient (word prefixes); "
+            "no control characters",
+            json_schema_extra=QUERY_SCHEMA,
         ),
     ] = None,
 ) -> Page[ProviderProductRead]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_serializer
 
 from provider_products.catalogue.schemas import ProductCode, ProductType
 
@@ -13,6 +14,32 @@ from provider_products.catalogue.schemas import ProductCode, ProductType
 def whole_seconds(value: datetime) -> datetime:
     """Drop sub-second precision: the contract shows whole seconds."""
     return value.replace(microsecond=0)
+
+
+def stamp(value: datetime) -> str:
+    """Render a UTC moment as the contract does: RFC 3339, whole seconds, a four-digit year, ``Z``."""
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}Z"
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+
+
+def rfc3339_string(value: Any) -> Any:
+    """Refuse anything but an RFC 3339 date-time string with an offset (no Unix times, no naive times)."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time string with an offset, e.g. 2026-06-25T18:00:00Z")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    """Refuse a moment that has no UTC form (year 1 with a positive offset, say), or give it in UTC."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a moment between years 1 and 9999 in UTC") from None
+
+
+Moment = Annotated[datetime, BeforeValidator(rfc3339_string), AfterValidator(_in_utc)]
 
 
 class RegistrationCreate(BaseModel):
@@ -31,7 +58,7 @@ class RegistrationRead(BaseModel):
 
     @field_serializer("registered_at")
     def _seconds(self, value: datetime) -> str:
-        return whole_seconds(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return stamp(value)
 
 
 class ProviderProductRead(RegistrationRead):
@@ -61,7 +88,7 @@ class BatchItem(BaseModel):
 
     @field_serializer("registered_at")
     def _seconds(self, value: datetime | None) -> str | None:
-        return None if value is None else whole_seconds(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return None if value is None else stamp(value)
 
 
 class BatchRead(BaseModel):
@@ -72,7 +99,7 @@ class BatchRead(BaseModel):
 
 
 def _stamp(value: datetime | None) -> str | None:
-    return None if value is None else whole_seconds(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else stamp(value)
 
 
 class PeriodRead(BaseModel):
@@ -97,7 +124,11 @@ class ValidateCreate(BaseModel):
     """Ask whether codes were registered at a moment (now when ``at`` is omitted)."""
 
     product_codes: list[str] = Field(min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042"]])
-    at: datetime | None = Field(default=None, examples=["2026-06-25T18:00:00Z"])
+    at: Moment | None = Field(
+        default=None,
+        description="An RFC 3339 date-time string with an offset (default: now)",
+        examples=["2026-06-25T18:00:00Z"],
+    )
 
 
 class ValidationItem(BaseModel):
