@@ -110,9 +110,13 @@ schema.config.generation.update(
 schema.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
     expected_statuses=[*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "422"]
 )
-# ``/batch`` and ``/validate`` are also a ``/{product_code}`` (GET and DELETE answer 404 there), so
+# ``/batch``, ``/validate`` and ``/lookup`` are also a ``/{product_code}`` (GET and DELETE answer 404 there), so
 # their 405 rightly allows DELETE, GET and POST: the Allow check cannot know that.
-SHADOWED = {"/arc/v1/providers/products/batch", "/arc/v1/providers/products/validate"}
+SHADOWED = {
+    "/arc/v1/providers/products/batch",
+    "/arc/v1/providers/products/validate",
+    "/arc/v1/products/lookup",
+}
 ALLOW_CHECK = next(c for c in REGISTERED_CHECKS.get_all() if c.__name__ == "allow_header_conformance")
 
 
