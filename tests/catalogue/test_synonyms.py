@@ -224,3 +224,12 @@ async def test_reimport_changed_synonyms_updates_and_search_follows(
     dropped = await importer.import_content(database, row.format("[]"), "jsonl")
     assert dropped.updated == 1
     assert await _search(http, client, MEDICATIONS, query="rizalt") == []
+
+
+async def test_api_answer_imports_again_unchanged(
+    app: Any, http: httpx.AsyncClient, client: ApiClient
+) -> None:
+    entry = (await http.get(f"{PRODUCTS}/MED-SBX-0001", headers=client.headers)).json()
+    line = importer.CatalogueEntryIn.model_validate(entry).model_dump_json()
+    result = await importer.import_content(app.state.runtime.database, line, "jsonl")
+    assert (result.unchanged, result.updated) == (1, 0)

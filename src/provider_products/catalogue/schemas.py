@@ -155,6 +155,8 @@ class CatalogueEntryIn(BaseModel):
     coding_system: str | None = Field(default=None, max_length=16)
     coding_code: str | None = Field(default=None, max_length=32)
     synonyms: list[Synonym] = Field(default_factory=list)
+    # Answered by searches, never stored: ignored so that an API answer can be imported again.
+    matched_synonym: str | None = Field(default=None, exclude=True)
 
     @field_validator("synonyms", mode="before")
     @classmethod
