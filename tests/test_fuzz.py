@@ -110,8 +110,8 @@ schema.config.generation.update(
 schema.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
     expected_statuses=[*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "422"]
 )
-# ``/batch``, ``/validate`` and ``/lookup`` are also a ``/{product_code}`` (GET and DELETE answer 404 there), so
-# their 405 rightly allows DELETE, GET and POST: the Allow check cannot know that.
+# ``/batch``, ``/validate`` and ``/lookup`` are also a ``/{product_code}`` (GET, and DELETE for the
+# registry, answer 404 there), so their 405 rightly allows more: the Allow check cannot know that.
 SHADOWED = {
     "/arc/v1/providers/products/batch",
     "/arc/v1/providers/products/validate",

@@ -29,8 +29,9 @@ def _reference(query: str, product_type: str | None = None) -> list[str]:
         if product_type and entry.product_type != product_type:
             continue
         ingredient = entry.active_ingredient if entry.product_type == "MEDICATION" else None
-        haystack = text.search_text(entry.product_code, entry.name, ingredient).split()
-        if all(any(w.startswith(q) for w in haystack) for q in words):
+        own = text.search_text(entry.product_code, entry.name, ingredient).split()
+        documents = [own] + [own + text.words(s.name) for s in entry.synonyms]
+        if any(all(any(w.startswith(q) for w in doc) for q in words) for doc in documents):
             found.append(entry.product_code)
     return found
 
@@ -73,7 +74,10 @@ async def test_get_medication_returns_medication_fields(http: httpx.AsyncClient,
         "pharmaceutical_form",
         "presentation",
         "atc_code",
+        "synonyms",
+        "matched_synonym",
     }
+    assert body["matched_synonym"] is None
 
 
 async def test_get_lab_product_returns_coding(http: httpx.AsyncClient, client: ApiClient) -> None:
@@ -87,7 +91,10 @@ async def test_get_lab_product_returns_coding(http: httpx.AsyncClient, client: A
         "description",
         "coding_system",
         "coding_code",
+        "synonyms",
+        "matched_synonym",
     }
+    assert {"name": "Biometría hemática", "kind": "regional", "countries": ["MX"]} in body["synonyms"]
 
 
 async def test_get_unknown_code_is_404_not_in_catalogue(http: httpx.AsyncClient, client: ApiClient) -> None:
@@ -127,6 +134,7 @@ async def test_search_several_words_must_all_match_as_prefixes(
     assert sorted(i["product_code"] for i in items) == sorted(_reference("acetam 500", "MEDICATION"))
     for item in items:
         words = text.words(f"{item['product_code']} {item['name']} {item['active_ingredient'] or ''}")
+        words += text.words(item["matched_synonym"] or "")
         assert any(w.startswith("acetam") for w in words)
         assert any(w.startswith("500") for w in words)
 
@@ -154,7 +162,8 @@ async def test_search_orders_by_relevance_then_name_then_code(
 
     def key(item: dict[str, Any]) -> tuple[int, str, str]:
         name = text.name_key(item["name"])
-        return (0 if name.startswith("a") else 1, name, item["product_code"].upper())
+        by_synonym = any(text.name_key(s["name"]).startswith("a") for s in item["synonyms"])
+        return (0 if name.startswith("a") else 1 if by_synonym else 2, name, item["product_code"].upper())
 
     assert items == sorted(items, key=key)
 

@@ -87,9 +87,9 @@ def test_every_row_product_type_is_known(rows: list[dict[str, Any]]) -> None:
 
 def test_every_row_keys_match_its_type_exactly(rows: list[dict[str, Any]]) -> None:
     wrong = [
-        (row.get("product_code"), sorted(set(row) ^ KEYS_BY_TYPE[row["product_type"]]))
+        (row.get("product_code"), sorted((set(row) - {"synonyms"}) ^ KEYS_BY_TYPE[row["product_type"]]))
         for row in rows
-        if set(row) != KEYS_BY_TYPE[row["product_type"]]
+        if set(row) - {"synonyms"} != KEYS_BY_TYPE[row["product_type"]]
     ]
     assert not wrong
 
@@ -99,7 +99,7 @@ def test_every_row_field_values_are_strings_or_null(rows: list[dict[str, Any]]) 
         for key in COMMON_KEYS:
             assert isinstance(row[key], str), (row["product_code"], key)
             assert row[key].strip(), (row["product_code"], key)
-        for key in set(row) - COMMON_KEYS:
+        for key in set(row) - COMMON_KEYS - {"synonyms"}:
             assert row[key] is None or (isinstance(row[key], str) and row[key].strip()), (
                 row["product_code"],
                 key,
@@ -213,3 +213,47 @@ def test_inactive_entries_exist_in_several_types(rows: list[dict[str, Any]]) -> 
 @pytest.mark.parametrize("query", ["paracetamol", "acetaminofen"])
 def test_medication_names_spanish_spellings_are_searchable(rows: list[dict[str, Any]], query: str) -> None:
     assert any(query in _fold(row["name"]) for row in rows if row["product_type"] == "MEDICATION")
+
+
+def test_every_row_imports_with_its_synonyms() -> None:
+    from provider_products.catalogue import importer
+
+    entries = importer.parse(SANDBOX.read_text(encoding="utf-8"), "jsonl")
+    assert sum(len(e.synonyms) for e in entries) >= 1700
+    assert sum(1 for e in entries if e.synonyms) >= 1000
+
+
+def test_synonyms_shape_when_present(rows: list[dict[str, Any]]) -> None:
+    kinds = {"brand", "regional", "abbreviation", "former"}
+    for row in rows:
+        for synonym in row.get("synonyms", []):
+            assert set(synonym) == {"name", "kind", "countries"}, row["product_code"]
+            assert synonym["kind"] in kinds, row["product_code"]
+            assert all(re.fullmatch(r"[A-Z]{2}", c) for c in synonym["countries"]), row["product_code"]
+
+
+def test_synonyms_never_repeat_an_entry_name(rows: list[dict[str, Any]]) -> None:
+    names = {_fold(row["name"]) for row in rows}
+    clashes = [
+        (row["product_code"], s["name"])
+        for row in rows
+        for s in row.get("synonyms", [])
+        if _fold(s["name"]) in names
+    ]
+    assert not clashes
+
+
+@pytest.mark.parametrize("product_type", ["LAB", "IMAGING", "PROCEDURE"])
+def test_service_synonyms_name_one_study_each(rows: list[dict[str, Any]], product_type: str) -> None:
+    owners: dict[str, set[str]] = {}
+    for row in rows:
+        if row["product_type"] == product_type:
+            for synonym in row.get("synonyms", []):
+                owners.setdefault(_fold(synonym["name"]), set()).add(row["product_code"])
+    assert [name for name, codes in owners.items() if len(codes) > 1] == []
+
+
+def test_brand_dolex_is_on_acetaminophen_entries_only(rows: list[dict[str, Any]]) -> None:
+    with_dolex = [row for row in rows if any(s["name"] == "Dolex" for s in row.get("synonyms", []))]
+    assert {row["product_code"] for row in with_dolex} >= {"MED-SBX-0001"}
+    assert all(_fold(row["active_ingredient"]) in {"acetaminofen", "paracetamol"} for row in with_dolex)

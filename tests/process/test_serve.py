@@ -177,7 +177,10 @@ def test_list_medications_query_paracetamol_returns_matches(api: httpx.Client) -
     assert content
     for item in content:
         assert item["product_type"] == "MEDICATION"
-        assert "paracetamol" in f"{item['name']} {item['active_ingredient']}".lower()
+        # Entries named Acetaminofén are found through their synonym "Paracetamol".
+        assert (
+            "paracetamol" in f"{item['name']} {item['active_ingredient']} {item['matched_synonym']}".lower()
+        )
 
 
 def test_list_products_type_lab_returns_only_lab(api: httpx.Client) -> None:

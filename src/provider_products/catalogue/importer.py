@@ -118,6 +118,7 @@ def _values(entry: CatalogueEntryIn) -> repository.EntryValues:
         description=svc.description if svc else None,
         coding_system=svc.coding_system if svc else None,
         coding_code=svc.coding_code if svc else None,
+        synonyms=[synonym.model_dump() for synonym in entry.synonyms],
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from provider_products.db.base import Base, BigIntKey, UTCDateTime, utcnow
@@ -39,6 +40,8 @@ class CatalogueProduct(Base):
     description: Mapped[str | None] = mapped_column(Text, default=None)
     coding_system: Mapped[str | None] = mapped_column(String(16), default=None)
     coding_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Other names, as ``[{"name", "kind", "countries"}]`` in the entry's order; searched like the name.
+    synonyms: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     name_key: Mapped[str] = mapped_column(String(300))
     search_text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 
@@ -31,6 +31,7 @@ class CatalogueEntry(NamedTuple):
     description: str | None
     coding_system: str | None
     coding_code: str | None
+    synonyms: list[dict[str, Any]]
 
 
 class EntrySummary(NamedTuple):
@@ -62,6 +63,7 @@ class EntryValues(NamedTuple):
     description: str | None
     coding_system: str | None
     coding_code: str | None
+    synonyms: list[dict[str, Any]]
 
 
 class StoredEntry(NamedTuple):
@@ -79,6 +81,7 @@ class IndexRow(NamedTuple):
     product_type: str
     name_key: str
     search_text: str
+    synonyms: list[dict[str, Any]]
 
 
 _ENTRY = select(*(catalogue.c[name] for name in CatalogueEntry._fields))

@@ -30,8 +30,8 @@ QueryParam = Annotated[
     str | None,
     Query(
         max_length=200,
-        description="Words that must all match (each as a word prefix) the code, name or active "
-        "ingredient, ignoring case and accents.",
+        description="Words that must all match (each as a word prefix) the code, name and active "
+        "ingredient, or one synonym plus those, ignoring case and accents.",
         examples=["paracetamol"],
         json_schema_extra=QUERY_SCHEMA,
     ),

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from provider_products.catalogue import text
 from provider_products.errors import ValidationFailed
 
 ProductType = Literal["MEDICATION", "LAB", "IMAGING", "PROCEDURE"]
 ServiceType = Literal["LAB", "IMAGING", "PROCEDURE"]
 Status = Literal["ACTIVE", "INACTIVE"]
+SynonymKind = Literal["brand", "regional", "abbreviation", "former"]
+SYNONYM_KINDS: tuple[str, ...] = ("brand", "regional", "abbreviation", "former")
+MAX_SYNONYMS = 50
+DEFAULT_SYNONYM_KIND = "regional"
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CODE_RULE = "1 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -49,6 +55,58 @@ ProductCode = Annotated[
     str, AfterValidator(clean_code), Field(description=CODE_DESCRIPTION, json_schema_extra=CODE_SCHEMA)
 ]
 
+_COUNTRY = re.compile(r"[A-Z]{2}")
+# CSV cells: ``Name``, ``Name [kind]`` or ``Name [kind:CO,MX]``; items separated by ``|``.
+_CSV_SYNONYM = re.compile(r"(?P<name>[^\[\]]*?)\s*(?:\[(?P<kind>[^:\]]*)(?::(?P<countries>[^\]]*))?\])?")
+
+
+def _clean_synonym_name(raw: str) -> str:
+    """Trim a synonym's name and check it: 1 to 200 characters, no control characters."""
+    name = raw.strip()
+    if not 1 <= len(name) <= 200:
+        raise ValueError("a synonym name must be 1 to 200 characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise ValueError("a synonym name must not contain control characters")
+    return name
+
+
+def _clean_countries(raw: list[str]) -> list[str]:
+    """Check ISO 3166-1 alpha-2 codes (upper case); keep their order, drop repeats."""
+    for code in raw:
+        if not _COUNTRY.fullmatch(code):
+            raise ValueError(f"country {code!r} is not an ISO 3166-1 alpha-2 code (two upper-case letters)")
+    return list(dict.fromkeys(raw))
+
+
+class Synonym(BaseModel):
+    """Another name of a catalogue entry: a brand, a regional or former name, or an abbreviation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, AfterValidator(_clean_synonym_name)] = Field(examples=["Dolex"])
+    kind: SynonymKind = Field(examples=["brand"])
+    countries: Annotated[list[str], AfterValidator(_clean_countries)] = Field(
+        default_factory=list,
+        examples=[["CO"]],
+        description="ISO 3166-1 alpha-2 codes of the markets where the name is used; empty: region-wide",
+    )
+
+
+def parse_csv_synonyms(cell: str) -> list[dict[str, Any]]:
+    """Read a CSV ``synonyms`` cell: ``|``-separated items, each ``Name``, ``Name [kind]`` or
+    ``Name [kind:CO,MX]``; an item without a kind is ``regional``. Raise ``ValueError`` on a bad item."""
+    items: list[dict[str, Any]] = []
+    for raw in cell.split("|"):
+        if not raw.strip():
+            continue
+        found = _CSV_SYNONYM.fullmatch(raw.strip())
+        if found is None:
+            raise ValueError(f"synonym {raw.strip()!r} must be 'Name', 'Name [kind]' or 'Name [kind:CO,MX]'")
+        kind = (found["kind"] or "").strip() or DEFAULT_SYNONYM_KIND
+        countries = [c.strip() for c in (found["countries"] or "").split(",") if c.strip()]
+        items.append({"name": found["name"], "kind": kind, "countries": countries})
+    return items
+
 
 class MedicationRead(BaseModel):
     """A medication in the global catalogue."""
@@ -62,6 +120,14 @@ class MedicationRead(BaseModel):
     pharmaceutical_form: str | None
     presentation: str | None
     atc_code: str | None
+    synonyms: list[Synonym] = Field(
+        description="Other names of the entry: brands, regional names, abbreviations"
+    )
+    matched_synonym: str | None = Field(
+        default=None,
+        examples=["Dolex"],
+        description="In a search: the synonym that matched the query; null when the entry's own text did",
+    )
 
 
 class ServiceProductRead(BaseModel):
@@ -74,6 +140,12 @@ class ServiceProductRead(BaseModel):
     description: str | None
     coding_system: str | None = Field(examples=["LOINC"])
     coding_code: str | None = Field(examples=["58410-2"])
+    synonyms: list[Synonym] = Field(description="Other names of the entry: regional names, abbreviations")
+    matched_synonym: str | None = Field(
+        default=None,
+        examples=["Biometría hemática"],
+        description="In a search: the synonym that matched the query; null when the entry's own text did",
+    )
 
 
 CatalogueProductRead = Annotated[
@@ -99,6 +171,37 @@ class CatalogueEntryIn(BaseModel):
     description: str | None = Field(default=None, max_length=2000)
     coding_system: str | None = Field(default=None, max_length=16)
     coding_code: str | None = Field(default=None, max_length=32)
+    synonyms: list[Synonym] = Field(default_factory=list)
+    # Answered by searches, never stored: ignored so that an API answer can be imported again.
+    matched_synonym: str | None = Field(default=None, exclude=True)
+
+    @field_validator("synonyms", mode="before")
+    @classmethod
+    def _read_synonyms(cls, value: Any) -> Any:
+        """Accept a list of synonym objects or plain names, or a CSV cell; at most ``MAX_SYNONYMS``."""
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = parse_csv_synonyms(value)
+        if isinstance(value, list):
+            value = [{"name": v, "kind": DEFAULT_SYNONYM_KIND} if isinstance(v, str) else v for v in value]
+            if len(value) > MAX_SYNONYMS:
+                raise ValueError(f"at most {MAX_SYNONYMS} synonyms per entry")
+        return value
+
+    @field_validator("synonyms")
+    @classmethod
+    def _distinct_synonyms(cls, value: list[Synonym]) -> list[Synonym]:
+        """Refuse the same synonym twice in one entry (ignoring case and accents)."""
+        seen: set[str] = set()
+        for synonym in value:
+            key = text.name_key(synonym.name)
+            if not key:
+                raise ValueError(f"synonym {synonym.name!r} has no letters or digits")
+            if key in seen:
+                raise ValueError(f"synonym {synonym.name!r} is listed twice")
+            seen.add(key)
+        return value
 
 
 LOOKUP_LIMIT = 500

@@ -14,6 +14,7 @@ from provider_products.catalogue.schemas import (
     LookupRead,
     MedicationRead,
     ServiceProductRead,
+    Synonym,
     code_key,
 )
 from provider_products.db.engine import Connection
@@ -55,8 +56,9 @@ class SearchQuery:
         return cls(words=words, code_key=raw.strip().upper())
 
 
-def to_read(entry: repository.CatalogueEntry) -> CatalogueProductRead:
-    """Render a catalogue entry as its wire shape."""
+def to_read(entry: repository.CatalogueEntry, *, matched_synonym: str | None = None) -> CatalogueProductRead:
+    """Render a catalogue entry as its wire shape (with the synonym a search matched, if any)."""
+    synonyms = [Synonym.model_validate(s) for s in entry.synonyms]
     if entry.product_type == "MEDICATION":
         return MedicationRead(
             product_code=entry.product_code,
@@ -68,6 +70,8 @@ def to_read(entry: repository.CatalogueEntry) -> CatalogueProductRead:
             pharmaceutical_form=entry.pharmaceutical_form,
             presentation=entry.presentation,
             atc_code=entry.atc_code,
+            synonyms=synonyms,
+            matched_synonym=matched_synonym,
         )
     return ServiceProductRead(
         product_code=entry.product_code,
@@ -77,6 +81,8 @@ def to_read(entry: repository.CatalogueEntry) -> CatalogueProductRead:
         description=entry.description,
         coding_system=entry.coding_system,
         coding_code=entry.coding_code,
+        synonyms=synonyms,
+        matched_synonym=matched_synonym,
     )
 
 
@@ -106,7 +112,15 @@ async def list_products(
         limit=params.size,
     )
     rows = await repository.get_by_ids(conn, hits.ids)
-    return make_page([to_read(r) for r in rows], hits.total, params)
+    content = [to_read(r, matched_synonym=_matched_name(r, hits.synonym_of.get(r.id))) for r in rows]
+    return make_page(content, hits.total, params)
+
+
+def _matched_name(entry: repository.CatalogueEntry, index: int | None) -> str | None:
+    """Return the name of the entry's synonym at ``index`` (the one a search matched), or None."""
+    if index is None or index >= len(entry.synonyms):
+        return None
+    return str(entry.synonyms[index]["name"])
 
 
 async def get_product(
