@@ -121,6 +121,14 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
 
 
 @pytest.fixture
+async def database(db_url: str) -> AsyncIterator[Database]:
+    """This test's database, for tests that open transactions and call services directly."""
+    db = Database(db_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
 def settings(backend: str, db_url: str) -> Settings:
     """Settings pointing at this test's database (and Redis, with PostgreSQL)."""
     return Settings(
