@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from provider_products.auth import security
@@ -31,11 +32,18 @@ async def ensure_schema(database: Database) -> None:
         await migrate.upgrade(database)
 
 
-async def seed_sandbox(database: Database) -> SandboxState:
+async def seed_sandbox(
+    database: Database,
+    *,
+    on_created: Callable[[auth_service.ClientCredentials, int], None] | None = None,
+) -> SandboxState:
     """On an empty database, load the sandbox catalogue and create a provider with an OAuth client.
 
     A start-up step of the ``serve`` command, run before the application exists: like the command
-    that calls it, it opens the one transaction its work needs.
+    that calls it, it opens the one transaction its work needs. ``on_created`` is called with the new
+    credentials and the catalogue size inside that transaction, before it commits: a secret that
+    was shown is one that works, and an interruption before the commit leaves an empty database
+    that the next start seeds (and shows) afresh.
     """
     async with database.transaction(write=True) as conn:
         providers = await auth_service.list_providers(conn)
@@ -49,4 +57,6 @@ async def seed_sandbox(database: Database) -> SandboxState:
         credentials = await auth_service.create_client(
             conn, provider_slug=SANDBOX_PROVIDER, scopes=list(security.ALL_SCOPES)
         )
+        if on_created is not None:
+            on_created(credentials, result.inserted)
     return SandboxState(True, credentials, credentials.client_id, result.inserted)

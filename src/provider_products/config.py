@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SANDBOX_JWT_SECRET = "sandbox-only-secret-change-me-in-production-0123456789"  # noqa: S105
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)?\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_URL_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+_ORIGIN_RE = re.compile(r"^https?://[^\s/?#]+$")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -53,7 +57,10 @@ class Settings(BaseSettings):
     catalogue_refresh_seconds: float = Field(default=2.0, ge=0, le=3600)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    cors_origins: list[str] = Field(default_factory=list)
+    # Read by the connection protocol (provider_products.http.protocol); ``serve`` options set them.
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    request_timeout: float = Field(default=20.0, gt=0, le=3600)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_format: Literal["auto", "json", "text"] = "auto"
     log_requests: bool = True
     seed_sandbox: bool = True
@@ -62,6 +69,42 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_rate(cls, value: str) -> str:
         parse_rate(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        match = _URL_SCHEME_RE.match(value)
+        scheme = match.group(1).lower().split("+")[0] if match else ""
+        if scheme not in _DATABASE_SCHEMES:
+            shown = f"{scheme!r}" if scheme else "none"
+            raise ValueError(
+                f"unsupported database URL scheme {shown}; use sqlite:///PATH or postgresql://HOST/NAME"
+            )
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        """Accept a JSON list or comma-separated origins; each is ``scheme://host[:port]`` or ``*``."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    raise ValueError(
+                        'not a JSON list; expected e.g. ["https://app.example"] or '
+                        "https://app.example,https://admin.example"
+                    ) from None
+            else:
+                value = [part.strip() for part in text.split(",") if part.strip()]
+        if isinstance(value, list):
+            for origin in value:
+                if not isinstance(origin, str) or not (origin == "*" or _ORIGIN_RE.match(origin)):
+                    raise ValueError(
+                        f"invalid origin {origin!r}; expected scheme://host[:port], e.g. https://app.example"
+                    )
         return value
 
     @field_validator("jwt_secret")

@@ -162,6 +162,17 @@ def process(tmp_path: Path, db_path: Path) -> Run:
 
 
 @pytest.fixture
+def database(db_path: Path) -> Path:
+    """An empty database at the newest schema (admin commands do not create one)."""
+
+    async def nothing(_: Connection) -> None:
+        return None
+
+    _admin(db_path, nothing)
+    return db_path
+
+
+@pytest.fixture
 def provider(db_path: Path) -> str:
     """A provider that already exists."""
     _admin(db_path, lambda conn: auth_service.create_provider(conn, slug="farmacia-central", name="Central"))
@@ -182,6 +193,7 @@ def client(db_path: Path, provider: str) -> auth_service.ClientCredentials:
 # --- providers -----------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("database")
 def test_providers_create_new_slug_is_listed(cli: Run) -> None:
     created = cli("providers", "create", "farmacia-norte", "--name", "Norte")
     assert created.returncode == 0, created.stderr
@@ -202,6 +214,7 @@ def test_providers_create_existing_slug_fails_with_message(cli: Run, db_path: Pa
     assert _rows(db_path, "SELECT slug, name FROM provider") == [(provider, "Central")]
 
 
+@pytest.mark.usefixtures("database")
 def test_providers_create_invalid_slug_fails_without_writing(cli: Run, db_path: Path) -> None:
     result = cli("providers", "create", "Farmacia Central!", "--name", "Central")
 
@@ -244,6 +257,7 @@ def test_clients_create_unknown_scope_is_refused(cli: Run, db_path: Path, provid
     assert _rows(db_path, "SELECT COUNT(*) FROM oauth_client") == [(0,)]
 
 
+@pytest.mark.usefixtures("database")
 def test_clients_create_unknown_provider_is_refused(cli: Run, db_path: Path) -> None:
     result = cli("clients", "create", "--provider", "no-such-provider", "--json")
 

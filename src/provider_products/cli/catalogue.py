@@ -47,7 +47,7 @@ def import_(
             return await importer.upsert(conn, entries, deactivate_missing=deactivate_missing)
 
     try:
-        result = run(work)
+        result = run(work, create=True)
     except importer.ImportRejected as exc:
         for row in exc.errors[:_SHOWN_ERRORS]:
             err.print(f"line {row.line}: {row.message}", markup=False, highlight=False)

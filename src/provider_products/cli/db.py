@@ -23,7 +23,7 @@ def upgrade() -> None:
         await migrate.upgrade(database)
         return await migrate.current_revision(database)
 
-    revision = run(work, check_schema=False)
+    revision = run(work, check_schema=False, create=True)
     out.print(f"database at revision {revision}")
 
 

@@ -89,6 +89,7 @@ def clients_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List OAuth clients (never their secrets)."""
+    from rich.measure import Measurement
     from rich.table import Table
 
     from provider_products.auth import service as auth_service
@@ -111,9 +112,9 @@ def clients_list(
             )
         )
         return
-    table = Table("client_id", "provider", "scopes", "rate_limit", "active", "created_at")
-    for r in rows:
-        table.add_row(
+    headers = ("client_id", "provider", "scopes", "rate_limit", "active", "created_at")
+    records = [
+        (
             r.client_id,
             r.provider_slug,
             r.scopes,
@@ -121,7 +122,19 @@ def clients_list(
             "yes" if r.is_active else "no",
             r.created_at.isoformat(timespec="seconds"),
         )
-    out.print(table)
+        for r in rows
+    ]
+    table = Table(*headers)
+    for record in records:
+        table.add_row(*record)
+    if Measurement.get(out, out.options.update_width(100_000), table).maximum <= out.width:
+        out.print(table)
+        return
+    # Too narrow for the table: one block per client, so that no id is ever cut.
+    for record in records:
+        for name, value in zip(headers, record, strict=True):
+            out.print(f"{name + ':':<12}{value}", markup=False, highlight=False)
+        out.print()
 
 
 @clients_app.command("rotate")
