@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer
 
 from provider_products.catalogue.schemas import ProductCode, ProductType
+
+
+def refuse_lone_surrogates(value: str) -> str:
+    """Refuse text that is not Unicode: a JSON escape like ``"\\ud800"`` decodes to a lone surrogate.
+
+    Such a string can be neither stored nor answered in UTF-8, so it is refused before anything
+    is written (422 ``071-105``) rather than failing later, half done.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be Unicode text (no lone surrogate escapes such as \\ud800)") from None
+    return value
+
+
+UnicodeText = Annotated[str, AfterValidator(refuse_lone_surrogates)]
+"""A string field of any content, as long as it is Unicode text (encodable as UTF-8)."""
 
 
 def whole_seconds(value: datetime) -> datetime:
@@ -48,7 +65,9 @@ Outcome = Literal["registered", "already_registered", "not_in_catalogue", "inval
 class BatchCreate(BaseModel):
     """Register up to 500 codes in one request (an extension of the public API)."""
 
-    product_codes: list[str] = Field(min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042", "LAB-HEMO"]])
+    product_codes: list[UnicodeText] = Field(
+        min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042", "LAB-HEMO"]]
+    )
 
 
 class BatchItem(BaseModel):
@@ -96,7 +115,7 @@ class HistoryRead(BaseModel):
 class ValidateCreate(BaseModel):
     """Ask whether codes were registered at a moment (now when ``at`` is omitted)."""
 
-    product_codes: list[str] = Field(min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042"]])
+    product_codes: list[UnicodeText] = Field(min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042"]])
     at: datetime | None = Field(default=None, examples=["2026-06-25T18:00:00Z"])
 
 
