@@ -10,11 +10,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_seriali
 from provider_products.catalogue.schemas import ProductCode, ProductType
 
 
-def refuse_lone_surrogates(value: str) -> str:
-    """Refuse text that is not Unicode: a JSON escape like ``"\\ud800"`` decodes to a lone surrogate.
+def unicode_text(value: str) -> str:
+    """Refuse text that UTF-8 cannot encode: a JSON escape like ``"\\ud800"`` is a lone surrogate.
 
-    Such a string can be neither stored nor answered in UTF-8, so it is refused before anything
-    is written (422 ``071-105``) rather than failing later, half done.
+    Such a string can be neither stored nor answered, so it is refused before anything is
+    written (422 ``071-105``) rather than failing later, half done.
     """
     try:
         value.encode("utf-8")
@@ -23,8 +23,17 @@ def refuse_lone_surrogates(value: str) -> str:
     return value
 
 
-UnicodeText = Annotated[str, AfterValidator(refuse_lone_surrogates)]
-"""A string field of any content, as long as it is Unicode text (encodable as UTF-8)."""
+def storable_text(value: str) -> str:
+    """Refuse what ``unicode_text`` refuses, and NUL, which PostgreSQL text cannot hold."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000)")
+    return unicode_text(value)
+
+
+UnicodeText = Annotated[str, AfterValidator(unicode_text)]
+"""A string of any content, as long as it is Unicode text (no lone surrogate)."""
+StoredText = Annotated[str, AfterValidator(storable_text)]
+"""A string of any content that is stored as given: Unicode text without NUL."""
 
 
 def whole_seconds(value: datetime) -> datetime:
