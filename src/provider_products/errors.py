@@ -83,11 +83,19 @@ class RecordNotFound(ServiceError):
 
 
 class IdempotencyConflict(ServiceError):
-    """An ``Idempotency-Key`` reused with a different request, or while its first request runs."""
+    """An ``Idempotency-Key`` whose first request is still being executed (retry after a moment)."""
 
     status_code = 409
     error_code = "071-106"
-    message = "Idempotency-Key reused with a different request"
+    message = "A request with this Idempotency-Key is still in progress"
+
+
+class IdempotencyKeyMismatch(ServiceError):
+    """An ``Idempotency-Key`` reused with a different request (method, path, query or body)."""
+
+    status_code = 422
+    error_code = "071-106"
+    message = "This Idempotency-Key was used with a different request"
 
 
 class ValidationFailed(ServiceError):

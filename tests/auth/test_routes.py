@@ -317,3 +317,48 @@ def test_route_under_the_authenticated_paths_without_scopes_is_refused_at_build(
 def test_routes_agreeing_with_the_authenticated_paths_are_accepted() -> None:
     check_routes(_app_with("/arc/v1/thing", scoped=True).routes)
     check_routes(_app_with("/public/thing", scoped=False).routes)
+
+
+def _token_issued_ago(app: FastAPI, client: ApiClient, seconds: int) -> dict[str, str]:
+    """A bearer header with a token of ``client`` as the token endpoint issued it ``seconds`` ago."""
+    settings = app.state.runtime.settings
+    now = int(time.time()) - seconds
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": client.client_id,
+        "provider_slug": client.provider_slug,
+        "scope": "arc:read arc:write",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "jti": f"t{seconds}",
+    }
+    return {"Authorization": "Bearer " + jwt.encode(claims, TEST_JWT_SECRET, algorithm="HS256")}
+
+
+async def test_rotation_revokes_tokens_issued_before_it(
+    app: FastAPI, http: httpx.AsyncClient, make_client: Any
+) -> None:
+    client: ApiClient = await make_client()
+    before = _token_issued_ago(app, client, 5)
+    assert (await http.get("/arc/v1/providers/products", headers=before)).status_code == 200
+    async with app.state.runtime.database.transaction(write=True) as conn:
+        rotated = await auth_service.rotate_secret(conn, client_id=client.client_id)
+    assert_error(await http.get("/arc/v1/providers/products", headers=before), 401, "071-401")
+    # A token fetched with the new secret, right after the rotation, works.
+    new = await http.post(TOKEN, data=GRANT, auth=(client.client_id, rotated.client_secret))
+    fresh = {"Authorization": f"Bearer {new.json()['access_token']}"}
+    assert (await http.get("/arc/v1/providers/products", headers=fresh)).status_code == 200
+
+
+async def test_rotation_of_one_client_leaves_other_clients_tokens_working(
+    app: FastAPI, http: httpx.AsyncClient, make_client: Any
+) -> None:
+    rotated: ApiClient = await make_client()
+    other: ApiClient = await make_client()
+    async with app.state.runtime.database.transaction(write=True) as conn:
+        await auth_service.rotate_secret(conn, client_id=rotated.client_id)
+    assert (
+        await http.get("/arc/v1/providers/products", headers=_token_issued_ago(app, other, 5))
+    ).status_code == 200

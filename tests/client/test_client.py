@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
@@ -821,3 +822,51 @@ def test_sync_close_leaves_passed_http_client_open(sync_connect: SyncConnect, se
     with h.api as api:
         api.get_medication("MED-042")
     assert not served.is_closed
+
+
+def _idempotency_refusal(app: FastAPI, status: int, reason: str, times: int) -> Any:
+    """Answer the first ``times`` registrations with a 071-106 refusal, then let them through."""
+    body = orjson.dumps(
+        {"error_code": "071-106", "message": "refused", "additional_information": {"reason": reason}}
+    )
+    left = times
+
+    async def refusing(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal left
+        if scope["type"] != "http" or scope["path"] != PROVIDER_PRODUCTS or left == 0:
+            await app(scope, receive, send)
+            return
+        left -= 1
+        headers = [(b"content-type", b"application/json"), (b"retry-after", b"2")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return refusing
+
+
+async def test_register_in_progress_409_waits_and_retries_with_the_same_key(
+    connect: Connect, app: FastAPI
+) -> None:
+    h = await connect(asgi=_idempotency_refusal(app, 409, "in_progress", 2))
+    registration = await h.api.register_product("MED-042")
+    assert registration.product_code == "MED-042"
+    keys = [r.headers["idempotency-key"] for r in h.requests if r.url.path == PROVIDER_PRODUCTS]
+    assert len(keys) == 3
+    assert len(set(keys)) == 1
+    assert h.sleeps[-2:] >= [2.0, 2.0]
+
+
+async def test_register_in_progress_out_of_retries_raises_in_progress(connect: Connect, app: FastAPI) -> None:
+    h = await connect(asgi=_idempotency_refusal(app, 409, "in_progress", 10), max_retries=2)
+    with pytest.raises(errors.IdempotencyKeyInProgress) as raised:
+        await h.api.register_product("MED-042")
+    assert raised.value.status_code == 409
+    assert isinstance(raised.value, errors.IdempotencyConflict)
+
+
+async def test_register_payload_mismatch_422_raises_without_retry(connect: Connect, app: FastAPI) -> None:
+    h = await connect(asgi=_idempotency_refusal(app, 422, "payload_mismatch", 10))
+    with pytest.raises(errors.IdempotencyKeyMismatch) as raised:
+        await h.api.register_product("MED-042")
+    assert raised.value.additional_information == {"reason": "payload_mismatch"}
+    assert h.sent(PROVIDER_PRODUCTS, "POST") == 1

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from provider_products.db.base import utcnow
+from provider_products.idempotency import middleware
 from provider_products.idempotency.models import IdempotencyKey
 from provider_products.registry import service as registry_service
 from tests.conftest import ApiClient, assert_error
@@ -47,10 +48,13 @@ async def test_replayed_error_is_the_first_error(http: httpx.AsyncClient, make_c
     assert second.json() == first.json()
 
 
-async def test_same_key_with_another_body_is_409(http: httpx.AsyncClient, make_client: Any) -> None:
+async def test_same_key_with_another_body_is_422_payload_mismatch(
+    http: httpx.AsyncClient, make_client: Any
+) -> None:
     client: ApiClient = await make_client()
     await _post(http, client, "MED-042", "k-2")
-    assert_error(await _post(http, client, "LAB-HEMO", "k-2"), 409, "071-106")
+    info = assert_error(await _post(http, client, "LAB-HEMO", "k-2"), 422, "071-106")
+    assert info == {"reason": "payload_mismatch"}
     listed = (await http.get(PRODUCTS, headers=client.headers)).json()["content"]
     assert [i["product_code"] for i in listed] == ["MED-042"]
 
@@ -107,3 +111,97 @@ async def test_malformed_key_is_422(http: httpx.AsyncClient, make_client: Any) -
     response = await _post(http, client, "MED-042", "has spaces in it")
     info = assert_error(response, 422, "071-105")
     assert info["errors"][0]["field"] == "Idempotency-Key"
+
+
+async def _pending(
+    app: Any, client: ApiClient, key: str, *, lease_seconds: float | None, owner: str | None
+) -> None:
+    """Leave a pending key as a process that died while executing its request would."""
+    async with app.state.runtime.database.transaction(write=True) as conn:
+        await conn.execute(
+            IdempotencyKey.__table__.insert().values(
+                client_id=client.client_id,
+                key=key,
+                request_hash=_hash(b'{"product_code":"MED-042"}'),
+                created_at=utcnow(),
+                owner=owner,
+                lease_expires_at=None
+                if lease_seconds is None
+                else utcnow() + timedelta(seconds=lease_seconds),
+            )
+        )
+
+
+def _hash(body: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(b"\n".join([b"POST", PRODUCTS.encode(), b"", body])).hexdigest()
+
+
+def _post_raw(http: httpx.AsyncClient, client: ApiClient, key: str) -> Any:
+    return http.post(
+        PRODUCTS,
+        content=b'{"product_code":"MED-042"}',
+        headers={**client.headers, "Idempotency-Key": key, "Content-Type": "application/json"},
+    )
+
+
+@pytest.mark.parametrize("owner", ["dead-process", None])
+async def test_key_held_by_a_dead_execution_is_taken_over_and_runs(
+    app: Any, http: httpx.AsyncClient, make_client: Any, owner: str | None
+) -> None:
+    client: ApiClient = await make_client()
+    # The lease ran out a moment ago (owner None: a pending key left by a version without leases).
+    await _pending(app, client, "k-dead", lease_seconds=-1 if owner else None, owner=owner)
+    response = await _post_raw(http, client, "k-dead")
+    assert response.status_code == 201, response.text
+    assert "idempotent-replayed" not in response.headers
+    replayed = await _post_raw(http, client, "k-dead")
+    assert replayed.status_code == 201
+    assert replayed.headers["idempotent-replayed"] == "true"
+
+
+async def test_key_whose_lease_runs_out_while_waiting_is_taken_over(
+    app: Any, http: httpx.AsyncClient, make_client: Any
+) -> None:
+    client: ApiClient = await make_client()
+    await _pending(app, client, "k-dying", lease_seconds=1.0, owner="dying-process")
+    response = await _post_raw(http, client, "k-dying")
+    assert response.status_code == 201, response.text
+
+
+async def test_key_held_by_a_live_execution_is_409_in_progress(
+    app: Any, http: httpx.AsyncClient, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(middleware, "WAIT_FOR_FIRST_SECONDS", 0.3)
+    client: ApiClient = await make_client()
+    await _pending(app, client, "k-live", lease_seconds=60, owner="live-process")
+    response = await _post_raw(http, client, "k-live")
+    info = assert_error(response, 409, "071-106")
+    assert info == {"reason": "in_progress"}
+    assert response.headers["retry-after"] == "1"
+
+
+async def test_request_running_longer_than_its_lease_keeps_its_key(
+    http: httpx.AsyncClient, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The running request renews its lease, so a duplicate waits for it instead of running it again.
+    monkeypatch.setattr(middleware, "LEASE_SECONDS", 0.6)
+    monkeypatch.setattr(middleware, "RENEW_EVERY_SECONDS", 0.2)
+    client: ApiClient = await make_client(rate_limit="1000/minute")
+    real = registry_service.register
+    calls = 0
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(2.0)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(registry_service, "register", slow)
+    first = asyncio.create_task(_post_raw(http, client, "k-slow"))
+    await asyncio.sleep(0.3)
+    second = await _post_raw(http, client, "k-slow")
+    assert (await first).status_code == second.status_code == 201
+    assert second.headers["idempotent-replayed"] == "true"
+    assert calls == 1

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from provider_products.catalogue import importer
 from tests.conftest import ApiClient, assert_error
@@ -86,3 +87,19 @@ async def test_batch_needs_write_scope(http: httpx.AsyncClient, make_client: Any
     client: ApiClient = await make_client(scopes="arc:read")
     response = await http.post(BATCH, json={"product_codes": ["MED-042"]}, headers=client.headers)
     assert_error(response, 403, "071-403")
+
+
+@pytest.mark.parametrize("path", [BATCH, f"{PRODUCTS}/validate"])
+async def test_lone_surrogate_in_codes_is_422_and_commits_nothing(
+    http: httpx.AsyncClient, make_client: Any, path: str
+) -> None:
+    client: ApiClient = await make_client()
+    response = await http.post(
+        path,
+        content=b'{"product_codes": ["MED-042", "LAB-HEMO", "\\ud800"]}',
+        headers={**client.headers, "Content-Type": "application/json"},
+    )
+    info = assert_error(response, 422, "071-105")
+    assert info["errors"][0]["field"] == "product_codes.2"  # type: ignore[index]
+    listed = (await http.get(PRODUCTS, headers=client.headers)).json()
+    assert listed["content"] == []

@@ -52,7 +52,13 @@ class AuthenticationMiddleware:
         except TokenInvalid:
             raise AuthenticationFailed("Invalid or expired token") from None
         client = await self.runtime.directory.get(claims.client_id)
-        if client is None or not client.is_active or client.provider_slug != claims.provider_slug:
+        if (
+            client is None
+            or not client.is_active
+            or client.provider_slug != claims.provider_slug
+            or not client.accepts_token_issued_at(claims.issued_at)
+        ):
+            # Disabled, moved, or its secret rotated after this token was issued: revoked.
             raise AuthenticationFailed("Invalid or expired token")
         return Caller(
             client_id=client.client_id,

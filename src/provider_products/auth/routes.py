@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 from urllib.parse import unquote
 
@@ -40,7 +39,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
         raise TokenError("invalid_client", "Use HTTP Basic client authentication", 401, "071-401")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError; so are non-ASCII bytes
         raise TokenError("invalid_client", "Malformed Basic credentials", 401, "071-401") from None
     client_id, sep, secret = decoded.partition(":")
     if not sep:

@@ -61,6 +61,7 @@ class TokenClaims:
     provider_slug: str
     scopes: frozenset[str]
     expires_at: int
+    issued_at: int = 0
 
 
 class TokenInvalid(Exception):
@@ -132,5 +133,9 @@ class TokenVerifier:
         if not isinstance(scope, str) or not isinstance(sub, str) or not isinstance(slug, str):
             raise TokenInvalid("malformed claims")
         return TokenClaims(
-            client_id=sub, provider_slug=slug, scopes=frozenset(scope.split()), expires_at=int(claims["exp"])
+            client_id=sub,
+            provider_slug=slug,
+            scopes=frozenset(scope.split()),
+            expires_at=int(claims["exp"]),
+            issued_at=int(claims["iat"]),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import anyio.to_thread
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,15 @@ class ClientInfo:
     scopes: frozenset[str]
     rate_limit: str | None
     is_active: bool
+    secret_rotated_at: datetime | None = None
+
+    def accepts_token_issued_at(self, issued_at: int) -> bool:
+        """Say whether a token issued at ``issued_at`` (Unix seconds) predates no rotation of the secret.
+
+        Token times are whole seconds, so a token of the very second of a rotation is kept: the
+        fresh token a client fetches right after a rotation must work.
+        """
+        return self.secret_rotated_at is None or issued_at >= int(self.secret_rotated_at.timestamp())
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ def _info(client: repository.ClientRecord) -> ClientInfo:
         scopes=frozenset(client.scopes.split()),
         rate_limit=client.rate_limit,
         is_active=bool(client.is_active),
+        secret_rotated_at=client.secret_rotated_at,
     )
 
 
@@ -112,7 +123,11 @@ async def create_client(
 
 
 async def rotate_secret(conn: Connection, *, client_id: str) -> ClientCredentials:
-    """Replace a client's secret; the old one stops working at once."""
+    """Replace a client's secret: the old one stops working at once, and so do the tokens issued before.
+
+    The edge compares each token's ``iat`` with ``secret_rotated_at``; a process that cached the
+    client record (``client_cache_seconds``) sees the rotation within that time.
+    """
     row = await repository.get_client(conn, client_id)
     if row is None:
         raise AdminError(f"no client {client_id!r}")

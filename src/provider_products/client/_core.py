@@ -140,6 +140,9 @@ def retry_delay(response: httpx.Response, attempt: int) -> float | None:
         if isinstance(error, errors.RateLimited) and error.retry_after > 0:
             return float(error.retry_after)
         return backoff(attempt)
+    if status == 409 and isinstance(errors.error_from_response(response), errors.IdempotencyKeyInProgress):
+        # The first request with this key is still running: wait, then ask again with the same key.
+        return max(backoff(attempt), float(retry_after if retry_after is not None else 1))
     if status in RETRYABLE_STATUSES:
         # The service's own estimate, when it gives one, is a floor under the backoff.
         return max(backoff(attempt), float(retry_after or 0))

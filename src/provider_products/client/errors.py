@@ -10,6 +10,8 @@ __all__ = [
     "ApiError",
     "AuthenticationFailed",
     "IdempotencyConflict",
+    "IdempotencyKeyInProgress",
+    "IdempotencyKeyMismatch",
     "MalformedRequest",
     "MethodNotAllowed",
     "PayloadTooLarge",
@@ -115,7 +117,15 @@ class ValidationFailed(ApiError):
 
 
 class IdempotencyConflict(ApiError):
-    """The idempotency key was already used for a different request (071-106)."""
+    """An ``Idempotency-Key`` could not be honoured (071-106); one of the two classes below."""
+
+
+class IdempotencyKeyMismatch(IdempotencyConflict):
+    """422 ``071-106``: the key was already used for a different request; never retried."""
+
+
+class IdempotencyKeyInProgress(IdempotencyConflict):
+    """409 ``071-106``: the key's first request is still running; retried, raised once retries run out."""
 
 
 class AuthenticationFailed(ApiError):
@@ -218,7 +228,7 @@ def error_from_response(response: httpx.Response) -> ApiError:
     if not isinstance(message, str) or not message:
         message = response.reason_phrase or "error"
     request_id = request_id or _str_or_none(info.get("request_id"))
-    cls = _BY_CODE.get(body["error_code"], ApiError)
+    cls = _class_of(body["error_code"], response.status_code)
     if cls is RateLimited:
         # The header is what the service acts on; the body's field is the fallback.
         return RateLimited(
@@ -236,6 +246,13 @@ def error_from_response(response: httpx.Response) -> ApiError:
         additional_information=info,
         request_id=request_id,
     )
+
+
+def _class_of(error_code: str, status: int) -> type[ApiError]:
+    """Return the exception class of an error code; ``071-106`` differs by status (422 or 409)."""
+    if error_code == "071-106":
+        return IdempotencyKeyInProgress if status == 409 else IdempotencyKeyMismatch
+    return _BY_CODE.get(error_code, ApiError)
 
 
 def _str_or_none(value: object) -> str | None:

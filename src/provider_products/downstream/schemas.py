@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from provider_products.catalogue.schemas import ProductCode, ProductType
+from provider_products.registry.schemas import StoredText
 
 Identifier = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 DiagnosisCode = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9][A-Za-z0-9.]*$", examples=["J06.9"])
@@ -29,7 +30,7 @@ class AuthorizationProductIn(_In):
     product_code: ProductCode
     product_type: ProductType
     quantity: int = Quantity
-    posology: str | None = Field(default=None, max_length=500)
+    posology: StoredText | None = Field(default=None, max_length=500)
 
 
 class AuthorizationRequestCreate(_In):
@@ -52,7 +53,7 @@ class PrescribedMedicationIn(_In):
 
     product_code: ProductCode
     quantity: int = Quantity
-    posology: str | None = Field(default=None, max_length=500)
+    posology: StoredText | None = Field(default=None, max_length=500)
     duration_days: int | None = Field(default=None, ge=1, le=3650)
 
 
@@ -77,7 +78,7 @@ class ClaimCreate(_In):
 
     beneficiary_id: str = Identifier
     sponsor_slug: str = Identifier
-    authorization_id: str | None = Field(default=None, max_length=40)
+    authorization_id: StoredText | None = Field(default=None, max_length=40)
     diagnosis_code: str = DiagnosisCode
     line_items: list[ClaimLineIn] = Field(min_length=1, max_length=MAX_LINES)
 

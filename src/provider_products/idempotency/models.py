@@ -12,7 +12,11 @@ from provider_products.db.base import Base, BigIntKey, UTCDateTime
 
 
 class IdempotencyKey(Base):
-    """One ``Idempotency-Key`` of one client; pending (no status yet) while its request runs."""
+    """One ``Idempotency-Key`` of one client; pending (no status yet) while its request runs.
+
+    A pending key is held by its ``owner`` (one execution) until ``lease_expires_at``, which the
+    execution renews while it runs; a key whose lease ran out (its process died) may be taken over.
+    """
 
     __tablename__ = "idempotency_key"
     __table_args__ = (
@@ -28,3 +32,5 @@ class IdempotencyKey(Base):
     response_headers: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    owner: Mapped[str | None] = mapped_column(String(32), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

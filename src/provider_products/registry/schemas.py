@@ -11,6 +11,32 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from provider_products.catalogue.schemas import ProductCode, ProductType
 
 
+def unicode_text(value: str) -> str:
+    """Refuse text that UTF-8 cannot encode: a JSON escape like ``"\\ud800"`` is a lone surrogate.
+
+    Such a string can be neither stored nor answered, so it is refused before anything is
+    written (422 ``071-105``) rather than failing later, half done.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be Unicode text (no lone surrogate escapes such as \\ud800)") from None
+    return value
+
+
+def storable_text(value: str) -> str:
+    """Refuse what ``unicode_text`` refuses, and NUL, which PostgreSQL text cannot hold."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000)")
+    return unicode_text(value)
+
+
+UnicodeText = Annotated[str, AfterValidator(unicode_text)]
+"""A string of any content, as long as it is Unicode text (no lone surrogate)."""
+StoredText = Annotated[str, AfterValidator(storable_text)]
+"""A string of any content that is stored as given: Unicode text without NUL."""
+
+
 def whole_seconds(value: datetime) -> datetime:
     """Drop sub-second precision: the contract shows whole seconds."""
     return value.replace(microsecond=0)
@@ -75,7 +101,9 @@ Outcome = Literal["registered", "already_registered", "not_in_catalogue", "inval
 class BatchCreate(BaseModel):
     """Register up to 500 codes in one request (an extension of the public API)."""
 
-    product_codes: list[str] = Field(min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042", "LAB-HEMO"]])
+    product_codes: list[UnicodeText] = Field(
+        min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042", "LAB-HEMO"]]
+    )
 
 
 class BatchItem(BaseModel):
@@ -123,7 +151,7 @@ class HistoryRead(BaseModel):
 class ValidateCreate(BaseModel):
     """Ask whether codes were registered at a moment (now when ``at`` is omitted)."""
 
-    product_codes: list[str] = Field(min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042"]])
+    product_codes: list[UnicodeText] = Field(min_length=1, max_length=BATCH_LIMIT, examples=[["MED-042"]])
     at: Moment | None = Field(
         default=None,
         description="An RFC 3339 date-time string with an offset (default: now)",
