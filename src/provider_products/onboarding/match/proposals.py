@@ -14,7 +14,7 @@ from provider_products.onboarding.match.matcher import Candidate
 # A best candidate at or above this score is written as the row's product_code; below it the row
 # is left for a person to decide. Chosen from bench/match_accuracy.py: right answers score almost
 # always above it, products absent from the catalogue almost always below.
-ACCEPT_SCORE = 80.0
+ACCEPT_SCORE = 50.0
 # Two best candidates closer than this are a coin toss ("Rx torax" fits 1, 2 and 3 projections alike):
 # the row is left for a person even when the score is high.
 AMBIGUOUS_MARGIN = 1.0
@@ -61,7 +61,7 @@ def accepted(
     candidates: Sequence[Candidate], *, accept_score: float = ACCEPT_SCORE, margin: float = AMBIGUOUS_MARGIN
 ) -> Candidate | None:
     """Return the candidate to write as the row's product_code, or ``None`` when a person must choose."""
-    if not candidates or candidates[0].score < accept_score:
+    if not candidates or candidates[0].blocked is not None or candidates[0].score < accept_score:
         return None
     if len(candidates) > 1 and candidates[0].score - candidates[1].score < margin:
         return None
