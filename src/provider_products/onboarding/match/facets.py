@@ -82,14 +82,7 @@ def facets(words: Iterable[str]) -> Facets:
     """Read the facets of a parsed name's words."""
     seq = [_FEMININE.get(w, w) for w in words]
     present = set(seq)
-    families = frozenset(f for f, members in _FAMILY_WORDS if present & members)
-    if "inyectable" in families:
-        # "polvo para solución inyectable", "suspensión inyectable": the route decides
-        families = frozenset({"inyectable"})
-    elif families & {"oftalmica", "otica", "nasal", "inhalada", "vaginal", "rectal"}:
-        families = families - _TOPICAL - {"liquido oral", "capsula", "tableta"}
-    if not families and "solucion" in present and "oral" in present:
-        families = frozenset({"liquido oral"})
+    families = _families(present)
     kind = next((_KINDS[w] for w in seq if w in _KINDS), None)
     extended = bool(present & _EXTENDED) or ("liberacion" in present and "inmediata" not in present)
     qualifiers: dict[str, str] = {}
@@ -109,6 +102,18 @@ def facets(words: Iterable[str]) -> Facets:
     )
 
 
+def _families(present: set[str]) -> frozenset[str]:
+    families = frozenset(f for f, members in _FAMILY_WORDS if present & members)
+    if "inyectable" in families:
+        # "polvo para solución inyectable", "suspensión inyectable": the route decides
+        return frozenset({"inyectable"})
+    if families & {"oftalmica", "otica", "nasal", "inhalada", "vaginal", "rectal"}:
+        return families - _TOPICAL - {"liquido oral", "capsula", "tableta"}
+    if not families and "solucion" in present and "oral" in present:
+        return frozenset({"liquido oral"})
+    return families
+
+
 def _contrast(words: list[str]) -> str | None:
     if "contraste" not in words:
         return "sin" if "simple" in words else None
@@ -121,26 +126,39 @@ def _contrast(words: list[str]) -> str | None:
 
 def contradictions(row: Facets, entry: Facets) -> list[str]:
     """Say how a row's stated facets contradict an entry's (empty: they do not)."""
-    found: list[str] = []
-    if row.families and entry.families and not row.families & entry.families:
-        found.append(f"form contradicts: {_names(row.families)} vs {_names(entry.families)}")
-    elif row.oral and not row.families and entry.families and not entry.families & _ORAL:
-        found.append(f"route contradicts: oral vs {_names(entry.families)}")
-    elif entry.oral and not entry.families and row.families and not row.families & _ORAL:
-        found.append(f"route contradicts: {_names(row.families)} vs oral")
-    if row.states_form and (row.kind or entry.kind) and row.kind != entry.kind:
-        found.append(f"form contradicts: {row.kind or 'plain'} vs {entry.kind or 'plain'}")
-    if (row.states_form or row.release_stated) and row.extended != entry.extended:
-        found.append(f"release contradicts: {_release(row)} vs {_release(entry)}")
-    if (row.contrast or "sin") != (entry.contrast or "sin"):
-        found.append(f"qualifier contradicts: {row.contrast or 'simple'} vs {entry.contrast or 'simple'}")
-    if row.doppler != entry.doppler:
-        found.append(f"qualifier contradicts: {_doppler(row)} vs {_doppler(entry)}")
+    found = _form_contradictions(row, entry)
     for group, value in row.qualifiers.items():
         other = entry.qualifiers.get(group)
         if other is not None and other != value:
             found.append(f"qualifier contradicts: {value} vs {other}")
     return found
+
+
+def _form_contradictions(row: Facets, entry: Facets) -> list[str]:
+    found = [c for c in (_family_contradiction(row, entry), _kind_contradiction(row, entry)) if c]
+    if (row.contrast or "sin") != (entry.contrast or "sin"):
+        found.append(f"qualifier contradicts: {row.contrast or 'simple'} vs {entry.contrast or 'simple'}")
+    if row.doppler != entry.doppler:
+        found.append(f"qualifier contradicts: {_doppler(row)} vs {_doppler(entry)}")
+    return found
+
+
+def _kind_contradiction(row: Facets, entry: Facets) -> str | None:
+    if row.states_form and (row.kind or entry.kind) and row.kind != entry.kind:
+        return f"form contradicts: {row.kind or 'plain'} vs {entry.kind or 'plain'}"
+    if (row.states_form or row.release_stated) and row.extended != entry.extended:
+        return f"release contradicts: {_release(row)} vs {_release(entry)}"
+    return None
+
+
+def _family_contradiction(row: Facets, entry: Facets) -> str | None:
+    if row.families and entry.families and not row.families & entry.families:
+        return f"form contradicts: {_names(row.families)} vs {_names(entry.families)}"
+    if row.oral and not row.families and entry.families and not entry.families & _ORAL:
+        return f"route contradicts: oral vs {_names(entry.families)}"
+    if entry.oral and not entry.families and row.families and not row.families & _ORAL:
+        return f"route contradicts: {_names(row.families)} vs oral"
+    return None
 
 
 def _names(families: frozenset[str]) -> str:

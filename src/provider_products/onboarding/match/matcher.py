@@ -82,18 +82,13 @@ def _index(entry: CatalogueEntry) -> Indexed:
     """Parse an entry's name, strengths and form the way rows are parsed."""
     parsed = parse_name(entry.name)
     extra = parse_name(entry.concentration) if entry.concentration else None
-    if entry.active_ingredient:
-        # "Cianocobalamina (vitamina B12)": the words in parentheses are names too
-        parsed_ingredient = parse_name(entry.active_ingredient)
-        ingredient = (*parsed_ingredient.words, *parsed_ingredient.aside)
-    else:
-        ingredient = ()
+    ingredient = _ingredient_words(entry)
     # the name's strength is what inventories copy; the concentration field only fills gaps
     quantities = parsed.quantities or (extra.quantities if extra else ())
     unique = tuple({q.key: q for q in quantities}.values())
     form_words = parse_name(entry.pharmaceutical_form).words if entry.pharmaceutical_form else ()
-    synonyms = tuple(parse_name(s).words for s in entry.synonyms)
-    core = tuple(w for w in parsed.words if w not in _NOT_CORE and not is_number(w))
+    synonyms = _synonym_words(entry)
+    core = tuple(w for w in parsed.words if w not in _NOT_CORE and w[0].isalpha())
     return Indexed(
         entry=entry,
         words=parsed.words,
@@ -103,9 +98,22 @@ def _index(entry: CatalogueEntry) -> Indexed:
         numbers=frozenset(parsed.numbers),
         forms=form_weights((*parsed.words, *form_words)),
         core=core,
-        synonyms=tuple(s for s in synonyms if s),
+        synonyms=synonyms,
         facets=facets((*parsed.words, *form_words)),
     )
+
+
+def _synonym_words(entry: CatalogueEntry) -> tuple[tuple[str, ...], ...]:
+    parsed = (parse_name(s).words for s in entry.synonyms)
+    return tuple(words for words in parsed if words)
+
+
+def _ingredient_words(entry: CatalogueEntry) -> tuple[str, ...]:
+    if not entry.active_ingredient:
+        return ()
+    # "Cianocobalamina (vitamina B12)": the words in parentheses are names too
+    parsed = parse_name(entry.active_ingredient)
+    return (*parsed.words, *parsed.aside)
 
 
 def _strength_postings(entries: Sequence[Indexed]) -> dict[tuple[str, float], frozenset[int]]:
