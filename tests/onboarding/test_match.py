@@ -142,7 +142,8 @@ def test_wrong_strength_ranks_below_the_right_strength(matcher: Matcher) -> None
     scores = {c.name: c.score for c in found}
     for other in ("Ibuprofeno 200 mg Tableta", "Ibuprofeno 600 mg Tableta", "Ibuprofeno 800 mg Tableta"):
         assert scores.get(other, 0.0) < scores["Ibuprofeno 400 mg Tableta"] - 20
-        assert scores.get(other, 0.0) < ACCEPT_SCORE
+    assert all(c.blocked for c in found[1:])
+    assert all("strength differs" in (c.blocked or "") for c in found[1:4])
 
 
 def test_strength_and_form_columns_are_used(matcher: Matcher) -> None:
@@ -295,6 +296,7 @@ def test_write_proposals_columns_and_values(matcher: Matcher, tmp_path: Path) ->
         "score",
         "candidate_code",
         "candidate_name",
+        "reason",
         "alternative_2_code",
         "alternative_2_name",
         "alternative_2_score",
@@ -321,11 +323,11 @@ def test_write_proposals_top_one_and_short_lists(tmp_path: Path) -> None:
     out = tmp_path / "p.csv"
     write_proposals(out, items, [[Candidate("X-1", "Algo", 91.25)]], top=1)
     assert out.read_text("utf-8").splitlines() == [
-        "name,qty,product_code,score,candidate_code,candidate_name",
-        "Algo,1,X-1,91.2,X-1,Algo",
+        "name,qty,product_code,score,candidate_code,candidate_name,reason",
+        "Algo,1,X-1,91.2,X-1,Algo,",
     ]
     write_proposals(out, items, [[Candidate("X-1", "Algo", 91.0)]], top=2)
-    assert out.read_text("utf-8").splitlines()[1] == "Algo,1,X-1,91.0,X-1,Algo,,,"
+    assert out.read_text("utf-8").splitlines()[1] == "Algo,1,X-1,91.0,X-1,Algo,,,,"
     with pytest.raises(ValueError, match="1 items but 0 proposal lists"):
         write_proposals(out, items, [], top=1)
 
@@ -337,5 +339,59 @@ def test_write_proposals_keeps_a_clashing_inventory_column(tmp_path: Path) -> No
     out = tmp_path / "p.csv"
     write_proposals(out, items, [[Candidate("MED-1", "Acetaminofén 500 mg Tableta", 100.0)]], top=1)
     header, row = out.read_text("utf-8").splitlines()
-    assert header == "inventory_product_code,name,product_code,score,candidate_code,candidate_name"
-    assert row == "OLD-1,Acetaminofén 500 mg Tableta,MED-1,100.0,MED-1,Acetaminofén 500 mg Tableta"
+    assert header == "inventory_product_code,name,product_code,score,candidate_code,candidate_name,reason"
+    assert row == "OLD-1,Acetaminofén 500 mg Tableta,MED-1,100.0,MED-1,Acetaminofén 500 mg Tableta,"
+
+
+# --- issue 10: precision first -------------------------------------------------------------------
+
+_I10 = [
+    {"product_code": "T-1", "product_type": "MEDICATION", "name": "Aciclovir 200 mg Tableta",
+     "status": "ACTIVE", "synonyms": [{"name": "Zovirax", "kind": "brand", "countries": []}]},
+    {"product_code": "T-2", "product_type": "MEDICATION", "name": "Nifedipino 30 mg Tableta",
+     "status": "ACTIVE"},
+    {"product_code": "T-3", "product_type": "MEDICATION", "name": "Ketamina 50 mg/mL Solución inyectable",
+     "status": "ACTIVE"},
+    {"product_code": "T-4", "product_type": "MEDICATION", "name": "Zolpidem 10 mg Tableta",
+     "status": "INACTIVE"},
+    {"product_code": "T-5", "product_type": "LAB", "name": "Aciclovir en sangre", "status": "ACTIVE"},
+]  # fmt: skip
+
+
+def _i10(name: str, types: tuple[str, ...] | None = None) -> list[Candidate]:
+    return Matcher(catalogue_entries(_I10, product_types=types)).candidates(InventoryItem(line=2, name=name))
+
+
+def test_inactive_entries_are_never_proposed() -> None:
+    assert all(c.product_code != "T-4" for c in _i10("ZOLPIDEM 10 MG TAB"))
+
+
+def test_a_contradicting_form_or_release_is_never_filled() -> None:
+    vial = _i10("ACICLOVIR FA 200 MG")
+    assert vial[0].product_code == "T-1"
+    assert accepted(vial) is None
+    assert vial[0].blocked
+    assert "form contradicts" in vial[0].blocked
+    extended = _i10("NIFEDIPINO XL 30 MG TAB")
+    assert accepted(extended) is None
+    assert "release contradicts" in (extended[0].blocked or "")
+    plain = _i10("NIFEDIPINO 30MG TAB X 30")
+    assert accepted(plain) is not None
+    assert "strength 30 mg" in plain[0].reason
+
+
+def test_pack_sizes_are_not_strengths_and_vial_totals_are_concentrations() -> None:
+    assert [q.key for q in parse_name("Crema 15 g/Tubo 1/Caja").quantities] == []
+    assert [q.key for q in parse_name("ALPRAZOLAM CM 0,5 MG (CJX30CM").quantities] == [("mass", 0.5)]
+    assert ("mass/ml", 50.0) in parse_name("KETAMINA 500 MG/10 ML").quantities[0].keys
+    vial = _i10("KETAMINA 500 MG/10 ML AMP")
+    assert accepted(vial) is not None
+    assert vial[0].product_code == "T-3"
+
+
+def test_synonyms_and_product_type_limit() -> None:
+    brand = _i10("ZOVIRAX 200 MG TABLETAS")
+    assert accepted(brand) is not None
+    assert brand[0].product_code == "T-1"
+    assert "synonym zovirax" in brand[0].reason
+    assert {c.product_code for c in _i10("ACICLOVIR", ("LAB",))} == {"T-5"}

@@ -26,6 +26,13 @@ def match(
         Path | None,
         typer.Option("--catalogue", help="Use this catalogue export (JSON Lines) instead of the API"),
     ] = None,
+    product_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--product-type",
+            help="Only propose this type (repeatable or comma list: MEDICATION, LAB, IMAGING, PROCEDURE)",
+        ),
+    ] = None,
     base_url: BaseUrl = None,
     client_id: ClientId = None,
     client_secret: ClientSecret = None,
@@ -33,13 +40,22 @@ def match(
     """Propose catalogue codes for inventory rows that have names but no codes, for a person to review."""
     from provider_products.onboarding import match as matching
 
+    types = [t.strip().upper() for value in product_type or () for t in value.split(",") if t.strip()]
+    unknown = sorted(set(types) - set(matching.PRODUCT_TYPES))
+    if unknown:
+        fail(
+            ValueError(
+                f"unknown --product-type {', '.join(unknown)} (use {', '.join(matching.PRODUCT_TYPES)})"
+            ),
+            2,
+        )
     try:
         items = matching.read_inventory(inventory)
     except ValueError as exc:
         fail(exc, 2)
     if catalogue_file is not None:
         try:
-            entries = matching.read_catalogue(catalogue_file)
+            entries = matching.read_catalogue(catalogue_file, product_types=types or None)
         except ValueError as exc:
             fail(exc, 2)
     else:
@@ -47,7 +63,7 @@ def match(
 
         async def fetch() -> list[CatalogueEntry]:
             try:
-                return await matching.fetch_catalogue(client)
+                return await matching.fetch_catalogue(client, product_types=types or None)
             finally:
                 await client.aclose()
 

@@ -24,6 +24,7 @@ records and files) and ``proposals`` (the file a person reviews).
 from __future__ import annotations
 
 from provider_products.onboarding.match.catalogue import (
+    PRODUCT_TYPES,
     CatalogueEntry,
     catalogue_entries,
     fetch_catalogue,
@@ -55,6 +56,7 @@ __all__ = [
     "MIN_CANDIDATE_SCORE",
     "OUTPUT_COLUMNS",
     "PHRASE_SYNONYMS",
+    "PRODUCT_TYPES",
     "STOP_WORDS",
     "WORD_SYNONYMS",
     "Candidate",

@@ -23,15 +23,26 @@ class CatalogueEntry:
     active_ingredient: str | None = None
     concentration: str | None = None
     pharmaceutical_form: str | None = None
+    # brand names, regional and older names: the catalogue's ``synonyms`` field, names only
+    synonyms: tuple[str, ...] = ()
+
+
+PRODUCT_TYPES = ("MEDICATION", "LAB", "IMAGING", "PROCEDURE")
 
 
 def catalogue_entries(
-    records: Iterable[Mapping[str, Any]], *, include_inactive: bool = False
+    records: Iterable[Mapping[str, Any]],
+    *,
+    include_inactive: bool = False,
+    product_types: Iterable[str] | None = None,
 ) -> list[CatalogueEntry]:
     """Build matcher entries from catalogue records (import rows or API answers); skip inactive ones."""
+    wanted = {t.upper() for t in product_types} if product_types else None
     entries: list[CatalogueEntry] = []
     for record in records:
         if not include_inactive and str(record.get("status") or "ACTIVE").upper() != "ACTIVE":
+            continue
+        if wanted is not None and str(record.get("product_type")).upper() not in wanted:
             continue
         entries.append(
             CatalogueEntry(
@@ -41,23 +52,34 @@ def catalogue_entries(
                 active_ingredient=optional_text(record.get("active_ingredient")),
                 concentration=optional_text(record.get("concentration")),
                 pharmaceutical_form=optional_text(record.get("pharmaceutical_form")),
+                synonyms=synonym_names(record.get("synonyms")),
             )
         )
     return entries
 
 
-def read_catalogue(path: Path) -> list[CatalogueEntry]:
-    """Read a catalogue export (JSON Lines, every entry kept); raise ``TableError`` naming a bad line."""
+def read_catalogue(path: Path, *, product_types: Iterable[str] | None = None) -> list[CatalogueEntry]:
+    """Read a catalogue export (JSON Lines; ACTIVE entries kept); raise ``TableError`` naming a bad line."""
     table = tabular.read_table(path, "jsonl")
     if table.errors:
         raise table.errors[0]
-    return catalogue_entries((row.values for row in table.rows), include_inactive=True)
+    return catalogue_entries((row.values for row in table.rows), product_types=product_types)
 
 
-async def fetch_catalogue(client: AsyncClient) -> list[CatalogueEntry]:
-    """Read the whole catalogue from the API, page by page."""
+async def fetch_catalogue(
+    client: AsyncClient, *, product_types: Iterable[str] | None = None
+) -> list[CatalogueEntry]:
+    """Read the whole catalogue from the API, page by page (ACTIVE entries kept)."""
     records = [product.model_dump() async for product in client.iter_products(size=200)]
-    return catalogue_entries(records, include_inactive=True)
+    return catalogue_entries(records, product_types=product_types)
+
+
+def synonym_names(value: Any) -> tuple[str, ...]:
+    """Return the names of a ``synonyms`` field: ``[{"name": ...}, ...]`` or plain strings."""
+    if not isinstance(value, list):
+        return ()
+    names = (item.get("name") if isinstance(item, Mapping) else item for item in value)
+    return tuple(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
 
 
 def optional_text(value: Any) -> str | None:

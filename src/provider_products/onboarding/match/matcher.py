@@ -6,12 +6,14 @@ import bisect
 import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from provider_products.onboarding.match.catalogue import CatalogueEntry
+from provider_products.onboarding.match.evidence import assess
+from provider_products.onboarding.match.facets import facets
 from provider_products.onboarding.match.inventory import InventoryItem
 from provider_products.onboarding.match.names import is_number, parse_name, rewrite_phrases
 from provider_products.onboarding.match.scoring import (
@@ -23,7 +25,12 @@ from provider_products.onboarding.match.scoring import (
     number_weight,
     score,
 )
-from provider_products.onboarding.match.vocabulary import MINOR_WORDS, WORD_SYNONYMS
+from provider_products.onboarding.match.vocabulary import (
+    FORM_MAIN,
+    FORM_QUALIFIERS,
+    MINOR_WORDS,
+    WORD_SYNONYMS,
+)
 
 # Candidates below this are not worth a reviewer's time.
 MIN_CANDIDATE_SCORE = 35.0
@@ -46,6 +53,13 @@ _KNOWN_WORD_FUZZY = 0.6
 # Similarity of an inventory word to its catalogue synonym ("paracetamol" for "acetaminofen").
 _SYNONYM_SIM = 0.95
 
+# Candidates checked for a confident fill, and how close (in score) a second one that also passes
+# must be for the row to be a tie.
+_ASSESSED = 5
+_TIE_MARGIN = 1.0
+# Words that do not identify a product (form, salt, study qualifiers are checked on their own).
+_NOT_CORE = FORM_MAIN | FORM_QUALIFIERS | MINOR_WORDS | {"con", "sin", "contraste", "inmediata", "accion"}
+
 # Per candidate entry: the posting lists a row word (or strength) selects it through, with the
 # evidence each adds; and the total size of those lists.
 _Group = tuple[int, list[tuple[frozenset[int], float]]]
@@ -58,37 +72,54 @@ class Candidate:
     product_code: str
     name: str
     score: float
+    # what matched ("ingredient acetaminofen, strength 500 mg, form tableta")
+    reason: str = ""
+    # why the candidate may not be filled without a person ("form contradicts: vial vs tableta")
+    blocked: str | None = None
 
 
 def _index(entry: CatalogueEntry) -> Indexed:
     """Parse an entry's name, strengths and form the way rows are parsed."""
     parsed = parse_name(entry.name)
     extra = parse_name(entry.concentration) if entry.concentration else None
-    if entry.active_ingredient:
-        # "Cianocobalamina (vitamina B12)": the words in parentheses are names too
-        parsed_ingredient = parse_name(entry.active_ingredient)
-        ingredient = (*parsed_ingredient.words, *parsed_ingredient.aside)
-    else:
-        ingredient = ()
+    ingredient = _ingredient_words(entry)
     # the name's strength is what inventories copy; the concentration field only fills gaps
     quantities = parsed.quantities or (extra.quantities if extra else ())
     unique = tuple({q.key: q for q in quantities}.values())
     form_words = parse_name(entry.pharmaceutical_form).words if entry.pharmaceutical_form else ()
+    synonyms = _synonym_words(entry)
+    core = tuple(w for w in parsed.words if w not in _NOT_CORE and w[0].isalpha())
     return Indexed(
         entry=entry,
         words=parsed.words,
-        all_words=frozenset((*parsed.words, *parsed.aside, *ingredient)),
+        all_words=frozenset((*parsed.words, *parsed.aside, *ingredient, *(w for s in synonyms for w in s))),
         quantities=unique,
-        keys=frozenset(q.key for q in unique),
+        keys=frozenset(k for q in unique for k in q.keys),
         numbers=frozenset(parsed.numbers),
         forms=form_weights((*parsed.words, *form_words)),
+        core=core,
+        synonyms=synonyms,
+        facets=facets((*parsed.words, *form_words)),
     )
+
+
+def _synonym_words(entry: CatalogueEntry) -> tuple[tuple[str, ...], ...]:
+    parsed = (parse_name(s).words for s in entry.synonyms)
+    return tuple(words for words in parsed if words)
+
+
+def _ingredient_words(entry: CatalogueEntry) -> tuple[str, ...]:
+    if not entry.active_ingredient:
+        return ()
+    # "Cianocobalamina (vitamina B12)": the words in parentheses are names too
+    parsed = parse_name(entry.active_ingredient)
+    return (*parsed.words, *parsed.aside)
 
 
 def _strength_postings(entries: Sequence[Indexed]) -> dict[tuple[str, float], frozenset[int]]:
     strengths: dict[tuple[str, float], list[int]] = {}
     for number, indexed in enumerate(entries):
-        for key in indexed.keys:
+        for key in indexed.keys:  # every way of writing each strength
             strengths.setdefault(key, []).append(number)
     return {key: frozenset(ids) for key, ids in strengths.items()}
 
@@ -126,25 +157,37 @@ class Matcher:
         if not query.words and not query.quantities:
             return []
         shortlist = self._shortlist(query)
-        scored: list[Candidate] = []
+        scored: list[tuple[float, Indexed]] = []
         for number in shortlist:
             indexed = self._entries[number]
             value = score(query, indexed, self._idf)
             if value >= MIN_CANDIDATE_SCORE:
-                scored.append(Candidate(indexed.entry.product_code, indexed.entry.name, round(value, 1)))
-        scored.sort(key=lambda c: (-c.score, c.name, c.product_code))
-        return scored[:top]
+                scored.append((round(value, 1), indexed))
+        scored.sort(key=lambda c: (-c[0], c[1].entry.name, c[1].entry.product_code))
+        return self._assessed(query, scored, top)
+
+    def _assessed(self, query: Query, scored: list[tuple[float, Indexed]], top: int) -> list[Candidate]:
+        """Say for the best candidates why they fit and what forbids filling them; mark ties."""
+        out: list[Candidate] = []
+        for rank, (value, indexed) in enumerate(scored[: max(top, _ASSESSED)]):
+            reason, blocked = assess(query, indexed, self._idf) if rank < _ASSESSED else ("", "not checked")
+            out.append(Candidate(indexed.entry.product_code, indexed.entry.name, value, reason, blocked))
+        passing = [c for c in out if c.blocked is None]
+        if len(passing) > 1 and passing[0].score - passing[1].score < _TIE_MARGIN:
+            tie = f"two candidates tie: {passing[0].product_code} and {passing[1].product_code}"
+            out = [replace(c, blocked=tie) if c.blocked is None else c for c in out]
+        return out[:top]
 
     # --- query side -------------------------------------------------------------------------------
 
     def _query(self, item: InventoryItem) -> Query:
         parsed = parse_name(item.name)
         words = rewrite_phrases([*parsed.words, *parsed.aside])
-        quantities = {q.key for q in parsed.quantities}
+        quantities = {q.key: q for q in parsed.quantities}
         numbers = set(parsed.numbers)
         if item.strength:
             strength = parse_name(item.strength)
-            quantities |= {q.key for q in strength.quantities}
+            quantities.update({q.key: q for q in strength.quantities})
             numbers |= set(strength.numbers)
         for extra in (item.active_ingredient, item.form):
             if extra:
@@ -153,7 +196,13 @@ class Matcher:
         matches = [self._similar_words(w) for w in unique]
         weights = [self._query_weight(w, m) for w, m in zip(unique, matches, strict=True)]
         return Query(
-            unique, matches, weights, frozenset(quantities), frozenset(numbers), form_weights(unique)
+            unique,
+            matches,
+            weights,
+            tuple(quantities.values()),
+            frozenset(numbers),
+            form_weights(unique),
+            facets(unique),
         )
 
     def _query_weight(self, word: str, matches: Mapping[str, float]) -> float:
@@ -233,8 +282,8 @@ class Matcher:
             )
             if group:
                 groups.append((sum(len(ids) for ids, _ in group), group))
-        for key in query.quantities:
-            ids = self._strength_postings.get(key)
+        for quantity in query.quantities:
+            ids = frozenset().union(*(self._strength_postings.get(k, frozenset()) for k in quantity.keys))
             if ids:
                 groups.append((len(ids), [(ids, _STRENGTH_EVIDENCE)]))
         groups.sort(key=lambda g: g[0])

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from provider_products.onboarding.match.vocabulary import (
     ABBREVIATIONS,
+    PACK_WORDS,
     PER_WORDS,
     PHRASE_SYNONYMS,
     STOP_WORDS,
@@ -21,6 +22,11 @@ _THOUSANDS = re.compile(
     r"(?<![\d.,])([1-9]\d{0,2})((?:[.,]\d{3})+|(?: \d{3})+(?= ?(?:ui|u|iu)\b))(?!\d|[.,]\d)"
 )
 _DECIMAL_COMMA = re.compile(r"(\d),(\d)")
+# "O,4 MG": a letter O typed for a zero before a decimal comma or point.
+_LETTER_ZERO = re.compile(r"(?<![\w])o(?=[.,]\d)")
+# Abbreviations that are units right after a number ("2.5 cm" is a length, "CM 10 MG" a tablet).
+_UNIT_AFTER_NUMBER = frozenset({"cm"})
+_PACK_LINKS = frozenset({"x", "con", "de", "por"})
 
 
 @dataclass(frozen=True)
@@ -30,11 +36,26 @@ class Quantity:
     dimension: str
     value: float
     number: float
+    # the same strength written another way: "500 mg/10 mL" is also 50 mg/mL, "1 %" is 10 mg/mL
+    alternatives: tuple[tuple[str, float], ...] = ()
 
     @property
     def key(self) -> tuple[str, float]:
         """Return what two equal strengths share: ``1 g`` and ``1000 mg`` give the same key."""
         return self.dimension, round(self.value, 6)
+
+    @property
+    def keys(self) -> frozenset[tuple[str, float]]:
+        """Return the key and the keys of the other ways of writing this strength."""
+        return frozenset((self.key, *((d, round(v, 6)) for d, v in self.alternatives)))
+
+    def text(self) -> str:
+        """Show the strength in base units ("500 mg", "50 mg/mL")."""
+        unit = {"mass": "mg", "volume": "mL", "ui": "UI", "percent": "%"}.get(
+            self.dimension.split("/")[0], ""
+        )
+        per = "/mL" if self.dimension.endswith("/ml") else ""
+        return f"{self.value:g} {unit}{per}".strip()
 
 
 @dataclass(frozen=True)
@@ -58,7 +79,7 @@ def fold(text: str) -> str:
 def _clean(text: str) -> str:
     """Fold and rewrite numbers: thousands groups joined, decimal commas made points."""
     folded = _THOUSANDS.sub(lambda m: m.group(1) + re.sub(r"[., ]", "", m.group(2)), fold(text))
-    return _DECIMAL_COMMA.sub(r"\1.\2", folded)
+    return _DECIMAL_COMMA.sub(r"\1.\2", _LETTER_ZERO.sub("0", folded))
 
 
 def _tokens(text: str) -> list[str]:
@@ -66,6 +87,10 @@ def _tokens(text: str) -> list[str]:
     out: list[str] = []
     for token in _TOKEN.findall(_clean(text)):
         expansion = ABBREVIATIONS.get(token)
+        if token in _UNIT_AFTER_NUMBER and out and is_number(out[-1]):
+            expansion = None
+        elif token.endswith("x") and token[:-1] in PACK_WORDS:  # "(CJX30": a box of 30
+            expansion = token[:-1] + " x"
         if expansion is None:
             out.append(token)
         else:
@@ -95,12 +120,15 @@ class _NameParser:
     numbers: list[float] = field(default_factory=list)
     # strengths joined by "/" so far: "250 mg/62.5 mg/5 mL"
     chain: list[Quantity] = field(default_factory=list)
+    # volumes that are not a concentration's: "FCO 120 ML" says how much is in the bottle
+    volumes: list[Quantity] = field(default_factory=list)
 
     def parse(self) -> ParsedName:
         i = 0
         while i < len(self.tokens):
             i = self._step(i)
-        return ParsedName(tuple(self.words), tuple(self.aside), tuple(self.quantities), tuple(self.numbers))
+        quantities = self.quantities or self.volumes
+        return ParsedName(tuple(self.words), tuple(self.aside), tuple(quantities), tuple(self.numbers))
 
     def _at(self, i: int) -> str | None:
         return self.tokens[i] if i < len(self.tokens) else None
@@ -118,11 +146,26 @@ class _NameParser:
         elif word == "x" and i + 1 < len(self.tokens) and is_number(self.tokens[i + 1]):
             # "x 30", "x30 tabs", "x 120 ml": packaging size, not part of the product's identity
             return i + 3 if self._at(i + 2) in UNITS else i + 2
+        elif word in PACK_WORDS:
+            return self._pack(i)
         elif is_number(word):
             return self._number(i)
         elif word != "/" and word not in STOP_WORDS:
             self._target().append(word)
         return i + 1
+
+    def _pack(self, i: int) -> int:
+        """Skip a pack size after a packaging word ("caja x 100", "envase con 20 tabletas")."""
+        j = i + 1
+        while self._at(j) in _PACK_LINKS:
+            j += 1
+        token = self._at(j)
+        if token is None or not is_number(token):
+            return i + 1
+        j += 1
+        if self._at(j) in UNITS:
+            j += 1
+        return j
 
     def _number(self, i: int) -> int:
         """Consume a number, or a run like "875 / 125 mg" whose every number takes the unit that ends it."""
@@ -149,8 +192,17 @@ class _NameParser:
         if unit == "u" and self._at(j) == "i":  # "u.i."
             j += 1
         found, j = self._per(found, j)
-        if dimension == "volume" and self.chain:
-            self._derive_concentrations(found[-1].value)
+        if not found:
+            return j
+        if dimension == "percent":
+            # w/v: 1 % is 10 mg/mL
+            found = [Quantity(q.dimension, q.value, q.number, (("mass/ml", q.value * 10),)) for q in found]
+        if dimension == "volume":
+            if self.chain:
+                self._derive_concentrations(found[-1].value)
+            else:
+                self.volumes.extend(found)
+            return j
         self.chain.extend(found)
         self.quantities.extend(found)
         return j
@@ -160,6 +212,8 @@ class _NameParser:
         per_word = self._at(j + 1)
         if self._at(j) != "/" or per_word is None:
             return found, j
+        if per_word in PACK_WORDS:
+            return [], j + 2  # "15 g/tubo": what the tube holds
         if per_word in UNITS:
             per, per_factor = UNITS[per_word]
             if per == "volume":
@@ -170,12 +224,14 @@ class _NameParser:
         return found, j
 
     def _derive_concentrations(self, volume: float) -> None:
-        """Add "250 mg/5 mL" as 50 mg/mL too, the way some inventories write it."""
-        if volume > 0:
-            for q in self.chain:
-                if q.dimension in ("mass", "ui"):
-                    derived = Quantity(q.dimension + "/ml", q.value / volume, q.value / volume)
-                    self.quantities.append(derived)
+        """Give "250 mg/5 mL" its concentration, 50 mg/mL, as another way of writing it."""
+        if volume <= 0:
+            return
+        for q in self.chain:
+            if q.dimension in ("mass", "ui") and q in self.quantities:
+                derived = (q.dimension + "/ml", q.value / volume)
+                at = self.quantities.index(q)
+                self.quantities[at] = Quantity(q.dimension, q.value, q.number, (*q.alternatives, derived))
 
 
 def _canonical_number(text: str) -> str:

@@ -14,12 +14,12 @@ from provider_products.onboarding.match.matcher import Candidate
 # A best candidate at or above this score is written as the row's product_code; below it the row
 # is left for a person to decide. Chosen from bench/match_accuracy.py: right answers score almost
 # always above it, products absent from the catalogue almost always below.
-ACCEPT_SCORE = 80.0
+ACCEPT_SCORE = 50.0
 # Two best candidates closer than this are a coin toss ("Rx torax" fits 1, 2 and 3 projections alike):
 # the row is left for a person even when the score is high.
 AMBIGUOUS_MARGIN = 1.0
 
-OUTPUT_COLUMNS = ("product_code", "score", "candidate_code", "candidate_name")
+OUTPUT_COLUMNS = ("product_code", "score", "candidate_code", "candidate_name", "reason")
 _GENERATED = frozenset(OUTPUT_COLUMNS)
 
 
@@ -61,7 +61,7 @@ def accepted(
     candidates: Sequence[Candidate], *, accept_score: float = ACCEPT_SCORE, margin: float = AMBIGUOUS_MARGIN
 ) -> Candidate | None:
     """Return the candidate to write as the row's product_code, or ``None`` when a person must choose."""
-    if not candidates or candidates[0].score < accept_score:
+    if not candidates or candidates[0].blocked is not None or candidates[0].score < accept_score:
         return None
     if len(candidates) > 1 and candidates[0].score - candidates[1].score < margin:
         return None
@@ -92,17 +92,26 @@ def write_proposals(
     path.write_text(buffer.getvalue(), "utf-8")
 
 
+def _reason(best: Candidate, chosen: Candidate | None) -> str:
+    """Say what matched for a filled row, and what was missing or contradicting for an unfilled one."""
+    if chosen is not None:
+        return best.reason
+    if best.blocked:
+        return best.blocked
+    return "score too low"
+
+
 def _proposal_cells(candidates: Sequence[Candidate], *, top: int, accept_score: float) -> list[str]:
     """The generated cells of one row: its code (when sure), the best candidate, then the alternatives."""
     cells: list[str] = []
     best = candidates[0] if candidates else None
     if best is None:
-        cells.extend(("", "", "", ""))
+        cells.extend(("", "", "", "", "no candidate"))
     else:
         # The best candidate stays visible even when it is not confident enough to fill product_code.
         chosen = accepted(candidates, accept_score=accept_score)
         code = chosen.product_code if chosen is not None else ""
-        cells.extend((code, f"{best.score:.1f}", best.product_code, best.name))
+        cells.extend((code, f"{best.score:.1f}", best.product_code, best.name, _reason(best, chosen)))
     for rank in range(2, top + 1):
         if rank <= len(candidates):
             other = candidates[rank - 1]

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from provider_products.onboarding.match.catalogue import CatalogueEntry
+from provider_products.onboarding.match.facets import Facets, contradictions
 from provider_products.onboarding.match.names import Quantity, is_number
 from provider_products.onboarding.match.vocabulary import (
     FORM_MAIN,
@@ -34,6 +35,12 @@ _WEIGHT_FORM = 0.10
 _QUALIFIER_WEIGHT = 0.3
 _RELATED_CREDIT = 0.7
 _INJECTABLE_WEIGHT = 0.6
+_CONTRADICTION_FACTOR = 0.85
+# Credit of a strength written another way: enough to be the same, less than as written, so that
+# "60 mg/2 mL" prefers "60 mg/2 mL" to "30 mg/mL".
+SAME_STRENGTH = 0.9
+# A synonym counts when each of its words is matched this well; it then names the entry's core words.
+_SYNONYM_MATCH = 0.8
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ class Indexed:
     keys: frozenset[tuple[str, float]]
     numbers: frozenset[float]  # unit-less numbers: "nivel 3", "(2 proyecciones)"
     forms: dict[str, float]
+    core: tuple[str, ...] = ()  # the words a row must name: ingredient or study, not form or salt
+    synonyms: tuple[tuple[str, ...], ...] = ()  # brand, regional and older names, parsed
+    facets: Facets | None = None
 
 
 @dataclass
@@ -56,9 +66,10 @@ class Query:
     words: list[str]
     matches: list[dict[str, float]]  # per query word: catalogue word -> similarity
     weights: list[float]
-    quantities: frozenset[tuple[str, float]]
+    quantities: tuple[Quantity, ...]
     numbers: frozenset[float]
     forms: dict[str, float]
+    facets: Facets | None = None
 
 
 def form_weights(words: Iterable[str]) -> dict[str, float]:
@@ -91,7 +102,11 @@ def score(query: Query, indexed: Indexed, idf: Mapping[str, float]) -> float:
     if query.forms:
         parts.append((_WEIGHT_FORM, _form_agreement(query.forms, indexed.forms)))
     total = sum(w for w, _ in parts)
-    return 100.0 * sum(w * v for w, v in parts) / total
+    value = 100.0 * sum(w * v for w, v in parts) / total
+    if query.facets and indexed.facets and contradictions(query.facets, indexed.facets):
+        # a stated form or qualifier the entry does not have: the right product is likely absent
+        value *= _CONTRADICTION_FACTOR
+    return value
 
 
 # --- words ----------------------------------------------------------------------------------------
@@ -129,11 +144,31 @@ def _explained(query: Query, indexed: Indexed) -> tuple[float, dict[str, float]]
         if best == 0.0 and _is_strength_number(word, indexed):
             best = 1.0  # "Acetaminofen 500 tab": a bare number that is the entry's strength
         explained += weight * best
+    for synonym in indexed.synonyms:
+        sim = synonym_match(query, synonym)
+        if sim:
+            for word in indexed.core:
+                covered[word] = max(covered.get(word, 0.0), sim)
     return explained, covered
+
+
+def synonym_match(query: Query, synonym: tuple[str, ...]) -> float:
+    """How well the row names all the words of a synonym (0 when one is missing)."""
+    words = [w for w in synonym if not is_number(w)]
+    if not words:
+        return 0.0
+    sims = [max((m.get(w, 0.0) for m in query.matches), default=0.0) for w in words]
+    low = min(sims)
+    return low if low >= _SYNONYM_MATCH else 0.0
 
 
 def _is_strength_number(word: str, indexed: Indexed) -> bool:
     return is_number(word) and any(float(word) in (q.number, q.value) for q in indexed.quantities)
+
+
+def covered_words(query: Query, indexed: Indexed) -> dict[str, float]:
+    """Return the entry's words the row names, with how well."""
+    return _explained(query, indexed)[1]
 
 
 def _entry_weight(word: str, idf: Mapping[str, float]) -> float:
@@ -171,27 +206,30 @@ def _strength_agreement(query: Query, indexed: Indexed) -> float | None:
 def _strengths_in_common(query: Query, indexed: Indexed) -> float:
     if not indexed.keys:
         return 0.0
-    credits = [_credit(q, indexed) for q in query.quantities]
+    credits = [credit(q, indexed) for q in query.quantities]
     found = sum(credits) / len(credits)
-    explained = min(1.0, sum(credits) / len(indexed.keys))
+    explained = min(1.0, sum(credits) / len(indexed.quantities))
     # half the strengths of a combination ("500/125" against "875/125") is a different product
     coverage = sum(1 for c in credits if c > 0.0) / len(credits)
     return coverage * (0.7 * found + 0.3 * explained)
 
 
-def _credit(key: tuple[str, float], indexed: Indexed) -> float:
-    """1 for the same strength; 0.5 for the same amount with or without "/mL" ("100 mg" for "100 mg/mL")."""
-    if key in indexed.keys:
+def credit(quantity: Quantity, indexed: Indexed) -> float:
+    """1 for the same strength as written, 0.9 written another way ("500 mg/10 mL" for "50 mg/mL"), 0.5
+    for the same amount with or without "/mL" ("100 mg" for "100 mg/mL")."""
+    if any(quantity.key == q.key for q in indexed.quantities):
         return 1.0
-    dimension, value = key
-    base = dimension.removesuffix("/ml")
-    for q in indexed.quantities:
-        if (
-            q.dimension != dimension
-            and q.dimension.removesuffix("/ml") == base
-            and round(q.value, 6) == value
-        ):
-            return 0.5
+    if quantity.keys & indexed.keys:
+        return SAME_STRENGTH
+    for dimension, value in quantity.keys:
+        base = dimension.removesuffix("/ml")
+        for q in indexed.quantities:
+            if (
+                q.dimension != dimension
+                and q.dimension.removesuffix("/ml") == base
+                and round(q.value, 6) == value
+            ):
+                return 0.5
     return 0.0
 
 

@@ -1,0 +1,173 @@
+"""What a name says about form, route, release and study qualifiers, and when two names contradict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Form families, most specific route first: an "ungüento oftálmico" is ophthalmic before it is topical.
+_FAMILY_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("inyectable", frozenset({"inyectable", "parenteral", "intravenosa", "intramuscular", "subcutanea"})),
+    ("oftalmica", frozenset({"oftalmica", "colirio"})),
+    ("otica", frozenset({"otica"})),
+    ("nasal", frozenset({"nasal"})),
+    ("inhalada", frozenset({"inhalacion", "nebulizacion", "aerosol", "inhalador"})),
+    ("vaginal", frozenset({"vaginal", "ovulo"})),
+    ("rectal", frozenset({"supositorio", "rectal", "enema"})),
+    ("parche", frozenset({"parche", "transdermico"})),
+    ("crema", frozenset({"crema"})),
+    ("unguento", frozenset({"unguento"})),
+    ("gel", frozenset({"gel", "jalea"})),
+    ("locion", frozenset({"locion", "champu"})),
+    ("pasta", frozenset({"pasta"})),
+    ("capsula", frozenset({"capsula"})),
+    ("tableta", frozenset({"tableta"})),
+    ("liquido oral", frozenset({"jarabe", "suspension", "gotas", "elixir"})),
+    ("polvo oral", frozenset({"sobre", "granulado"})),
+)
+# Families a bare "oral" (VO) is compatible with.
+_ORAL = frozenset({"capsula", "tableta", "liquido oral", "polvo oral"})
+_TOPICAL = frozenset({"crema", "unguento", "gel", "locion", "pasta"})
+# Tablet and capsule kinds that make a different product ("dispersable" is not a plain tablet).
+_KINDS = {
+    "dispersable": "dispersable",
+    "bucodispersable": "dispersable",
+    "orodispersable": "dispersable",
+    "sublingual": "sublingual",
+    "masticable": "masticable",
+    "efervescente": "efervescente",
+}
+_EXTENDED = frozenset({"prolongada", "modificada", "sostenida", "extendida", "retard", "oros", "depot"})
+# Study qualifiers: each group's values exclude each other when both names state one.
+_QUALIFIERS: dict[str, dict[str, str]] = {
+    "lado": {"unilateral": "unilateral", "bilateral": "bilateral", "comparativa": "bilateral"},
+    "anticuerpo": {"igg": "IgG", "igm": "IgM", "iga": "IgA"},
+    "medida": {"cuantitativa": "cuantitativa", "cualitativa": "cualitativa"},
+    "muestra": {
+        "orina": "orina",
+        "urinaria": "orina",
+        "serica": "sangre",
+        "suero": "sangre",
+        "sangre": "sangre",
+    },
+    "coombs": {"directa": "directa", "indirecta": "indirecta"},
+    "via": {"transvaginal": "transvaginal", "transrectal": "transrectal", "transabdominal": "transabdominal"},
+    "acceso": {"laparoscopica": "laparoscopica", "abierta": "abierta"},
+}
+_FEMININE = {"cuantitativo": "cuantitativa", "cualitativo": "cualitativa", "directo": "directa",
+             "indirecto": "indirecta", "comparativas": "comparativa", "comparativo": "comparativa",
+             "serico": "serica", "laparoscopico": "laparoscopica", "abierto": "abierta"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The form, release, kind and qualifiers a name states (``None``: it says nothing)."""
+
+    families: frozenset[str]
+    oral: bool
+    kind: str | None
+    extended: bool
+    release_stated: bool
+    contrast: str | None  # "sin", "con", "sin y con"
+    doppler: bool
+    qualifiers: dict[str, str]
+
+    @property
+    def states_form(self) -> bool:
+        """Say whether the name states any form or route."""
+        return bool(self.families) or self.oral
+
+
+def facets(words: Iterable[str]) -> Facets:
+    """Read the facets of a parsed name's words."""
+    seq = [_FEMININE.get(w, w) for w in words]
+    present = set(seq)
+    families = _families(present)
+    kind = next((_KINDS[w] for w in seq if w in _KINDS), None)
+    extended = bool(present & _EXTENDED) or ("liberacion" in present and "inmediata" not in present)
+    qualifiers: dict[str, str] = {}
+    for group, values in _QUALIFIERS.items():
+        stated = {values[w] for w in seq if w in values}
+        if len(stated) == 1:
+            qualifiers[group] = stated.pop()
+    return Facets(
+        families=families,
+        oral="oral" in present,
+        kind=kind,
+        extended=extended,
+        release_stated=extended or "inmediata" in present,
+        contrast=_contrast(seq),
+        doppler="doppler" in present,
+        qualifiers=qualifiers,
+    )
+
+
+def _families(present: set[str]) -> frozenset[str]:
+    families = frozenset(f for f, members in _FAMILY_WORDS if present & members)
+    if "inyectable" in families:
+        # "polvo para solución inyectable", "suspensión inyectable": the route decides
+        return frozenset({"inyectable"})
+    if families & {"oftalmica", "otica", "nasal", "inhalada", "vaginal", "rectal"}:
+        return families - _TOPICAL - {"liquido oral", "capsula", "tableta"}
+    if not families and "solucion" in present and "oral" in present:
+        return frozenset({"liquido oral"})
+    return families
+
+
+def _contrast(words: list[str]) -> str | None:
+    if "contraste" not in words:
+        return "sin" if "simple" in words else None
+    at = words.index("contraste")
+    before = words[max(0, at - 4) : at]
+    if ("sin" in before or "simple" in before) and "con" in before:
+        return "sin y con"
+    return "sin" if "sin" in before[-1:] else "con"
+
+
+def contradictions(row: Facets, entry: Facets) -> list[str]:
+    """Say how a row's stated facets contradict an entry's (empty: they do not)."""
+    found = _form_contradictions(row, entry)
+    for group, value in row.qualifiers.items():
+        other = entry.qualifiers.get(group)
+        if other is not None and other != value:
+            found.append(f"qualifier contradicts: {value} vs {other}")
+    return found
+
+
+def _form_contradictions(row: Facets, entry: Facets) -> list[str]:
+    found = [c for c in (_family_contradiction(row, entry), _kind_contradiction(row, entry)) if c]
+    if (row.contrast or "sin") != (entry.contrast or "sin"):
+        found.append(f"qualifier contradicts: {row.contrast or 'simple'} vs {entry.contrast or 'simple'}")
+    if row.doppler != entry.doppler:
+        found.append(f"qualifier contradicts: {_doppler(row)} vs {_doppler(entry)}")
+    return found
+
+
+def _kind_contradiction(row: Facets, entry: Facets) -> str | None:
+    if row.states_form and (row.kind or entry.kind) and row.kind != entry.kind:
+        return f"form contradicts: {row.kind or 'plain'} vs {entry.kind or 'plain'}"
+    if (row.states_form or row.release_stated) and row.extended != entry.extended:
+        return f"release contradicts: {_release(row)} vs {_release(entry)}"
+    return None
+
+
+def _family_contradiction(row: Facets, entry: Facets) -> str | None:
+    if row.families and entry.families and not row.families & entry.families:
+        return f"form contradicts: {_names(row.families)} vs {_names(entry.families)}"
+    if row.oral and not row.families and entry.families and not entry.families & _ORAL:
+        return f"route contradicts: oral vs {_names(entry.families)}"
+    if entry.oral and not entry.families and row.families and not row.families & _ORAL:
+        return f"route contradicts: {_names(row.families)} vs oral"
+    return None
+
+
+def _names(families: frozenset[str]) -> str:
+    return "/".join(sorted(families))
+
+
+def _release(f: Facets) -> str:
+    return "extended release" if f.extended else "immediate release"
+
+
+def _doppler(f: Facets) -> str:
+    return "doppler" if f.doppler else "no doppler"
