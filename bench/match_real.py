@@ -9,15 +9,13 @@ Measures, overall and per product type:
 * fills on rows with no right answer: over rows the catalogue has no product for, the share given
   any confident code (for those rows "right" means "left unfilled").
 
-The catalogue is the bundled sandbox catalogue with its synonyms: each record's own ``synonyms``
-field, or, for records without one, the side file ``catalogue/data/synonyms.jsonl`` when it exists.
+The catalogue is the bundled sandbox catalogue with its synonyms (each record's ``synonyms`` field).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,9 +27,6 @@ from provider_products.onboarding.match import InventoryItem, Matcher, accepted,
 
 REAL_SET = Path(__file__).parent / "match_eval" / "real_names.csv"
 TYPES = ("MEDICATION", "LAB", "IMAGING", "PROCEDURE")
-# Until the synonyms are merged into sandbox.jsonl, they may live beside it (or where this says).
-SYNONYMS_ENV = "MATCH_BENCH_SYNONYMS"
-_MAIN_SYNONYMS = Path("/work/main/src/provider_products/catalogue/data/synonyms.jsonl")
 
 
 @dataclass(frozen=True)
@@ -53,31 +48,11 @@ def read_real_set(path: Path = REAL_SET) -> list[RealRow]:
         ]
 
 
-def _synonym_file() -> Path | None:
-    configured = os.environ.get(SYNONYMS_ENV)
-    candidates = [Path(configured)] if configured else []
-    candidates.append(Path(str(resources.files("provider_products.catalogue") / "data" / "synonyms.jsonl")))
-    candidates.append(_MAIN_SYNONYMS)
-    return next((p for p in candidates if p.is_file()), None)
-
-
 def catalogue_records() -> tuple[list[dict[str, Any]], str]:
     """Return the sandbox catalogue's records with synonyms, and where the synonyms came from."""
     text = (resources.files("provider_products.catalogue") / "data" / "sandbox.jsonl").read_text("utf-8")
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if any("synonyms" in r for r in records):
-        return records, "sandbox.jsonl"
-    side = _synonym_file()
-    if side is None:
-        return records, "none"
-    by_code = {}
-    for line in side.read_text("utf-8").splitlines():
-        if line.strip():
-            item = json.loads(line)
-            by_code[item["product_code"]] = item.get("synonyms") or []
-    for record in records:
-        record.setdefault("synonyms", by_code.get(record["product_code"], []))
-    return records, str(side)
+    return records, "sandbox.jsonl"
 
 
 def evaluate(matcher: Matcher, rows: Sequence[RealRow], top: int = 3) -> dict[str, Any]:
