@@ -243,12 +243,16 @@ async def test_validate_answers_inside_between_and_after_periods(
                 {
                     "provider_id": provider_id,
                     "product_id": product_id,
+                    "code_key": "MED-042",
+                    "product_type": "MEDICATION",
                     "registered_at": t0,
                     "removed_at": t0 + timedelta(days=10),
                 },
                 {
                     "provider_id": provider_id,
                     "product_id": product_id,
+                    "code_key": "MED-042",
+                    "product_type": "MEDICATION",
                     "registered_at": t0 + timedelta(days=20),
                     "removed_at": t0 + timedelta(days=30),
                 },

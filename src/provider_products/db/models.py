@@ -5,7 +5,7 @@ from provider_products.catalogue.models import CatalogueProduct, CatalogueRevisi
 from provider_products.db.base import Base
 from provider_products.downstream.models import DownstreamRecord, DownstreamRecordLine
 from provider_products.idempotency.models import IdempotencyKey
-from provider_products.registry.models import ProviderProduct
+from provider_products.registry.models import ProviderProduct, ProviderProductCount
 
 __all__ = [
     "Base",
@@ -17,4 +17,5 @@ __all__ = [
     "OAuthClient",
     "Provider",
     "ProviderProduct",
+    "ProviderProductCount",
 ]

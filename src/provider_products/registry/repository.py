@@ -6,15 +6,29 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from provider_products.catalogue.models import CatalogueProduct
+from provider_products.db.base import BigIntKey
 from provider_products.db.engine import Connection
-from provider_products.registry.models import ProviderProduct
+from provider_products.registry.models import ProviderProduct, ProviderProductCount
 
 registration = cast(Table, ProviderProduct.__table__)
+counts = cast(Table, ProviderProductCount.__table__)
 # Listing joins the catalogue's table in the same query (filter, search and order in one statement).
 catalogue = cast(Table, CatalogueProduct.__table__)
 
@@ -59,7 +73,17 @@ _ONE = (
         registration.c.provider_id == bindparam("provider_id"), catalogue.c.code_key == bindparam("code_key")
     )
 )
-_INSERT = insert(registration)
+# The copied code key and type come from the catalogue row in the same statement.
+_INSERT = insert(registration).from_select(
+    ["provider_id", "product_id", "code_key", "product_type", "registered_at"],
+    select(
+        bindparam("provider_id"),
+        catalogue.c.id,
+        catalogue.c.code_key,
+        catalogue.c.product_type,
+        bindparam("registered_at", type_=registration.c.registered_at.type),
+    ).where(catalogue.c.id == bindparam("product_id")),
+)
 _REMOVE = (
     update(registration)
     .where(
@@ -101,6 +125,10 @@ async def list_active(
     offset: int,
 ) -> tuple[list[Registration], int]:
     """Return one page of the provider's active registrations and their total count."""
+    if words is None:
+        return await _list_by_code(
+            conn, provider_id=provider_id, product_type=product_type, limit=limit, offset=offset
+        )
     conditions = [registration.c.provider_id == provider_id]
     if product_type is not None:
         conditions.append(catalogue.c.product_type == product_type)
@@ -120,6 +148,50 @@ async def list_active(
     else:
         query = query.order_by(catalogue.c.code_key)
     rows = (await conn.execute(query.limit(limit).offset(offset))).all()
+    return [Registration._make(row) for row in rows], total
+
+
+async def count_active(conn: Connection, *, provider_id: int, product_type: str | None) -> int:
+    """Return how many active registrations the provider has (of one type), from the counter rows."""
+    query = select(func.coalesce(func.sum(counts.c.active_count), 0)).where(
+        counts.c.provider_id == provider_id
+    )
+    if product_type is not None:
+        query = query.where(counts.c.product_type == product_type)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def _list_by_code(
+    conn: Connection, *, provider_id: int, product_type: str | None, limit: int, offset: int
+) -> tuple[list[Registration], int]:
+    """Serve a page in code order from a partial listing index, counting from the counter rows.
+
+    The index holds only active rows, in page order, so a page reads ``limit`` entries after
+    skipping ``offset``; a page in the back half of the list is read backwards from the end, so
+    the first and the last pages skip nothing and a middle page skips at most half the list.
+    """
+    total = await count_active(conn, provider_id=provider_id, product_type=product_type)
+    end = min(offset + limit, total)
+    if offset >= end:
+        return [], total
+    ids = select(registration.c.id).where(
+        registration.c.provider_id == provider_id, registration.c.removed_at.is_(None)
+    )
+    if product_type is not None:
+        ids = ids.where(registration.c.product_type == product_type)
+    backwards = offset > total - end
+    if backwards:
+        ids = ids.order_by(registration.c.code_key.desc()).limit(end - offset).offset(total - end)
+    else:
+        ids = ids.order_by(registration.c.code_key).limit(end - offset).offset(offset)
+    page = ids.subquery()
+    query = (
+        select(*_COLUMNS)
+        .select_from(page.join(registration, registration.c.id == page.c.id))
+        .join(catalogue, catalogue.c.id == registration.c.product_id)
+        .order_by(registration.c.code_key)
+    )
+    rows = (await conn.execute(query)).all()
     return [Registration._make(row) for row in rows], total
 
 
@@ -153,11 +225,23 @@ async def insert_missing(
     """
     if not product_ids:
         return set()
-    values = [{"provider_id": provider_id, "product_id": p, "registered_at": at} for p in product_ids]
+    # Rows go in in (type, id) order, so concurrent batches take the counter rows their triggers
+    # update in the same order and never deadlock on PostgreSQL.
+    source = (
+        select(
+            literal(provider_id, BigIntKey),
+            catalogue.c.id,
+            catalogue.c.code_key,
+            catalogue.c.product_type,
+            literal(at, registration.c.registered_at.type),
+        )
+        .where(catalogue.c.id.in_(list(product_ids)))
+        .order_by(catalogue.c.product_type, catalogue.c.id)
+    )
     dialect_insert = sqlite_insert if conn.dialect_name == "sqlite" else postgresql_insert
     statement = (
         dialect_insert(registration)
-        .values(values)
+        .from_select(["provider_id", "product_id", "code_key", "product_type", "registered_at"], source)
         .on_conflict_do_nothing(
             index_elements=[registration.c.provider_id, registration.c.product_id],
             index_where=registration.c.removed_at.is_(None),
