@@ -13,7 +13,7 @@ from provider_products.db.engine import Database
 
 async def test_upgrade_to_0007_backfills_code_key_type_and_counters(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'b.db'}")
-    await migrate.upgrade(database, "0004")
+    await migrate.upgrade(database, "0006")
     await importer.import_content(database, importer.sandbox_catalogue(), "jsonl")
     with database.sync_engine.begin() as conn:
         conn.execute(
@@ -43,7 +43,7 @@ async def test_upgrade_to_0007_backfills_code_key_type_and_counters(tmp_path: Pa
                 )
             ).all()
         )
-    await migrate.downgrade(database, "0004")
+    await migrate.downgrade(database, "0006")
     await database.dispose()
     assert stale == 0
     assert counters == real

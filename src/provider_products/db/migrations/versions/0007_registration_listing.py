@@ -4,7 +4,7 @@ The counters are kept by triggers in the transaction of every write to ``provide
 of a catalogue entry's type change), so no application path can forget them or let them drift.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-28
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from provider_products.db.base import BigIntKey
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
