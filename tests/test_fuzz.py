@@ -33,22 +33,7 @@ from provider_products.config import Settings
 from provider_products.db import migrate
 from provider_products.db.engine import Database
 from tests.conftest import TEST_JWT_SECRET
-
-CONTRACT_HEADERS = frozenset(
-    {
-        "ratelimit",
-        "ratelimit-policy",
-        "x-ratelimit-limit",
-        "x-ratelimit-remaining",
-        "x-ratelimit-reset",
-        "retry-after",
-        "link",
-        "location",
-        "x-request-id",
-        "idempotent-replayed",
-        "www-authenticate",
-    }
-)
+from tests.http.test_openapi import CONTRACT_HEADERS
 
 
 def contract_headers_declared(ctx: Any, response: Any, case: Any) -> bool | None:
