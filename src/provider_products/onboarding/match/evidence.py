@@ -13,24 +13,41 @@ from collections.abc import Mapping
 from provider_products.onboarding.match.facets import contradictions
 from provider_products.onboarding.match.names import is_number
 from provider_products.onboarding.match.scoring import (
+    PER_ML_UNSTATED,
     SAME_STRENGTH,
     Indexed,
     Query,
     covered_words,
     credit,
+    pair_credit,
     synonym_match,
 )
-from provider_products.onboarding.match.vocabulary import FORM_MAIN, FORM_QUALIFIERS, MINOR_WORDS
+from provider_products.onboarding.match.vocabulary import (
+    DESCRIPTIVE_WORDS,
+    FORM_MAIN,
+    FORM_QUALIFIERS,
+    MINOR_WORDS,
+)
 
 # A core word counts as named at this similarity (one typo in a long word, an abbreviation).
 _NAMED = 0.8
 # A row word the catalogue knows this well (IDF) and the entry does not explain is a different product.
 _SIGNIFICANT_IDF = 3.5
-_IGNORED = FORM_MAIN | FORM_QUALIFIERS | MINOR_WORDS | {"con", "sin", "simple", "contraste"}
+_IGNORED = (
+    FORM_MAIN | FORM_QUALIFIERS | MINOR_WORDS | DESCRIPTIVE_WORDS | {"con", "sin", "simple", "contraste"}
+)
+# A row word stands for another product's name only through the word itself or a synonym, not a
+# look-alike: "medrock" (a maker) is not "medroxiprogesterona".
+_SAME_WORD = 0.9
 
 
-def assess(query: Query, indexed: Indexed, idf: Mapping[str, float]) -> tuple[str, str | None]:
-    """Return why the entry fits the row and, when it may not be filled, what is missing or contradicts."""
+def assess(
+    query: Query, indexed: Indexed, idf: Mapping[str, float], names: frozenset[str]
+) -> tuple[str, str | None]:
+    """Return why the entry fits the row and, when it may not be filled, what is missing or contradicts.
+
+    ``names`` are the words of the catalogue's product names and ingredients (not synonyms): a row
+    word that is one of them and that the entry does not explain names something else."""
     problems: list[str] = []
     if query.facets is not None and indexed.facets is not None:
         problems.extend(contradictions(query.facets, indexed.facets))
@@ -41,7 +58,7 @@ def assess(query: Query, indexed: Indexed, idf: Mapping[str, float]) -> tuple[st
     strength, strength_problem = _strength(query, indexed)
     if strength_problem:
         problems.append(strength_problem)
-    extra = _unexplained(query, indexed, idf)
+    extra = _unexplained(query, indexed, idf, names)
     if extra:
         problems.append("row words not in the entry: " + ", ".join(extra))
     reason = ", ".join(part for part in (_named(query, indexed), strength, _form(indexed)) if part)
@@ -66,25 +83,83 @@ def _strength(query: Query, indexed: Indexed) -> tuple[str, str | None]:
         return "", None
     shown = " + ".join(q.text() for q in indexed.quantities)
     if not query.quantities:
-        numbers = {n for q in indexed.quantities for n in (q.number, q.value)}
-        if query.numbers and query.numbers <= numbers:
+        if query.numbers and query.numbers <= _numbers(indexed):
             return f"strength {shown}", None
         return "", "strength missing"
-    credits = [credit(q, indexed) for q in query.quantities]
-    if min(credits) < SAME_STRENGTH or len(credits) < len(indexed.quantities):
+    total = _total(indexed)
+    if total is not None and len(query.quantities) == 1 and total in query.quantities[0].keys:
+        return f"strength {shown} (total)", None
+    if not _same_strengths(query, indexed):
         return "", f"strength differs: entry {shown}"
+    if _amount_for_concentration(query, indexed):
+        # "PREDNISOLONA 5 MG" is a tablet's 5 mg more likely than the solution's 5 mg/5 mL
+        return "", f"strength is a concentration in the entry ({shown}) and the row states no form"
     return f"strength {shown}", None
 
 
-def _unexplained(query: Query, indexed: Indexed, idf: Mapping[str, float]) -> list[str]:
+def _numbers(indexed: Indexed) -> set[float]:
+    """The numbers a row may give for the entry's strengths without units ("FA4,5" for 4 g + 500 mg)."""
+    numbers = {n for q in indexed.quantities for n in (q.number, q.value)}
+    total = _total(indexed)
+    if total is not None:
+        numbers |= {total[1], total[1] / 1000}
+    return numbers
+
+
+def _same_strengths(query: Query, indexed: Indexed) -> bool:
+    """Every strength of the entry is the row's, and every strength of the row is one of the entry's.
+
+    A row strength that is the entry's number with or without "/mL" does not contradict
+    ("KETAMINA 500 MG/10 ML (50 MG/"); for ampoules it also names the entry's strength."""
+    lowest = PER_ML_UNSTATED if _both_injectable(query, indexed) else SAME_STRENGTH
+    covered = all(any(pair_credit(q, e) >= lowest for q in query.quantities) for e in indexed.quantities)
+    return covered and min(credit(q, indexed) for q in query.quantities) > 0.0
+
+
+def _amount_for_concentration(query: Query, indexed: Indexed) -> bool:
+    if query.facets is None or query.facets.states_form:
+        return False
+    row_amounts = all(q.concentration is None for q in query.quantities)
+    return row_amounts and any(q.concentration is not None for q in indexed.quantities)
+
+
+def _total(indexed: Indexed) -> tuple[str, float] | None:
+    """A combination's total amount ("Ampicilina + Sulbactam 1 g/500 mg" is 1.5 g in all)."""
+    quantities = indexed.quantities
+    if len(quantities) < 2 or len({q.dimension for q in quantities}) != 1:
+        return None
+    return quantities[0].dimension, round(sum(q.value for q in quantities), 6)
+
+
+def _both_injectable(query: Query, indexed: Indexed) -> bool:
+    """An ampoule's "40 mg" is its "40 mg/mL" when the name gives no volume (ampoules are mostly 1 mL)."""
+    row, entry = query.facets, indexed.facets
+    if row is None or entry is None or "inyectable" not in row.families & entry.families:
+        return False
+    return all(q.volume is None and not q.dimension.endswith("/ml") for q in query.quantities)
+
+
+def _unexplained(
+    query: Query, indexed: Indexed, idf: Mapping[str, float], names: frozenset[str]
+) -> list[str]:
     """Row words the catalogue knows well that this entry does not explain ("apo a1" for "apo b")."""
     out: list[str] = []
     for word, matches in zip(query.words, query.matches, strict=True):
-        if word in _IGNORED or is_number(word) or not matches:
+        if word in _IGNORED or is_number(word):
             continue
-        if max(idf.get(w, 0.0) for w in matches) < _SIGNIFICANT_IDF:
+        known = [w for w, sim in matches.items() if sim >= _SAME_WORD and w in names and w not in _IGNORED]
+        if not known or max(idf.get(w, 0.0) for w in known) < _SIGNIFICANT_IDF:
             continue
         if any(matches.get(other, 0.0) >= _NAMED for other in indexed.all_words):
             continue
         out.append(word)
+    out.extend(_unexplained_numbers(query, indexed))
     return out
+
+
+def _unexplained_numbers(query: Query, indexed: Indexed) -> list[str]:
+    """Short numbers of a study's name that the entry lacks ("APO A1", "nivel 3", "5 proyecciones")."""
+    kind = indexed.entry.product_type
+    if kind == "MEDICATION" or (kind != "LAB" and not indexed.numbers):
+        return []
+    return [f"{n:g}" for n in sorted(query.numbers) if n < 100 and n not in indexed.numbers]

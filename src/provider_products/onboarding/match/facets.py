@@ -11,7 +11,7 @@ _FAMILY_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("oftalmica", frozenset({"oftalmica", "colirio"})),
     ("otica", frozenset({"otica"})),
     ("nasal", frozenset({"nasal"})),
-    ("inhalada", frozenset({"inhalacion", "nebulizacion", "aerosol", "inhalador"})),
+    ("inhalada", frozenset({"inhalacion", "nebulizacion", "inhalador"})),
     ("vaginal", frozenset({"vaginal", "ovulo"})),
     ("rectal", frozenset({"supositorio", "rectal", "enema"})),
     ("parche", frozenset({"parche", "transdermico"})),
@@ -22,11 +22,18 @@ _FAMILY_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("pasta", frozenset({"pasta"})),
     ("capsula", frozenset({"capsula"})),
     ("tableta", frozenset({"tableta"})),
-    ("liquido oral", frozenset({"jarabe", "suspension", "gotas", "elixir"})),
+    ("liquido oral", frozenset({"jarabe", "suspension", "elixir"})),
+    # drops are oral, ophthalmic, otic or nasal: "gotas" alone says only "a liquid in drops"
+    ("gotas", frozenset({"gotas"})),
     ("polvo oral", frozenset({"sobre", "granulado"})),
 )
 # Families a bare "oral" (VO) is compatible with.
-_ORAL = frozenset({"capsula", "tableta", "liquido oral", "polvo oral"})
+_ORAL = frozenset({"capsula", "tableta", "liquido oral", "polvo oral", "gotas"})
+_DROPS = frozenset({"liquido oral", "oftalmica", "otica", "nasal"})
+# Routes whose products come as a liquid or as an ointment or gel: the base tells them apart.
+_BASED_ROUTES = frozenset({"oftalmica", "otica", "nasal"})
+_SEMISOLID = frozenset({"unguento", "gel", "crema", "pomada"})
+_LIQUID = frozenset({"solucion", "suspension", "gotas", "colirio"})
 _TOPICAL = frozenset({"crema", "unguento", "gel", "locion", "pasta"})
 # Tablet and capsule kinds that make a different product ("dispersable" is not a plain tablet).
 _KINDS = {
@@ -54,6 +61,9 @@ _QUALIFIERS: dict[str, dict[str, str]] = {
     "via": {"transvaginal": "transvaginal", "transrectal": "transrectal", "transabdominal": "transabdominal"},
     "acceso": {"laparoscopica": "laparoscopica", "abierta": "abierta"},
 }
+# What an entry that names no value of a group is: a test is quantitative and on blood, surgery is
+# open. A row that states another value is another product ("Troponina T cualitativa").
+_DEFAULTS = {"medida": "cuantitativa", "muestra": "sangre", "acceso": "abierta"}
 _FEMININE = {"cuantitativo": "cuantitativa", "cualitativo": "cualitativa", "directo": "directa",
              "indirecto": "indirecta", "comparativas": "comparativa", "comparativo": "comparativa",
              "serico": "serica", "laparoscopico": "laparoscopica", "abierto": "abierta"}  # fmt: skip
@@ -69,6 +79,7 @@ class Facets:
     extended: bool
     release_stated: bool
     contrast: str | None  # "sin", "con", "sin y con"
+    base: str | None  # "liquid" or "semisolid", for eye, ear and nose products
     doppler: bool
     qualifiers: dict[str, str]
 
@@ -81,6 +92,8 @@ class Facets:
 def facets(words: Iterable[str]) -> Facets:
     """Read the facets of a parsed name's words."""
     seq = [_FEMININE.get(w, w) for w in words]
+    # "creatininemia", "uricemia": in blood; "proteinuria", "calciuria": in urine
+    seq += ["sangre" for w in seq if w.endswith("emia")] + ["orina" for w in seq if w.endswith("uria")]
     present = set(seq)
     families = _families(present)
     kind = next((_KINDS[w] for w in seq if w in _KINDS), None)
@@ -97,6 +110,7 @@ def facets(words: Iterable[str]) -> Facets:
         extended=extended,
         release_stated=extended or "inmediata" in present,
         contrast=_contrast(seq),
+        base=_base(present),
         doppler="doppler" in present,
         qualifiers=qualifiers,
     )
@@ -107,11 +121,22 @@ def _families(present: set[str]) -> frozenset[str]:
     if "inyectable" in families:
         # "polvo para solución inyectable", "suspensión inyectable": the route decides
         return frozenset({"inyectable"})
+    if "aerosol" in present and not families:
+        families = frozenset({"inhalada"})  # a bare "aerosol" is one for inhalation
+    if "nasal" in families:
+        families -= {"inhalada"}  # "aerosol nasal", "spray nasal": the nose, not the lungs
     if families & {"oftalmica", "otica", "nasal", "inhalada", "vaginal", "rectal"}:
-        return families - _TOPICAL - {"liquido oral", "capsula", "tableta"}
-    if not families and "solucion" in present and "oral" in present:
-        return frozenset({"liquido oral"})
+        return families - _TOPICAL - {"liquido oral", "capsula", "tableta", "gotas"}
+    if "oral" in present and (families & {"gotas"} or (not families and "solucion" in present)):
+        return families | {"liquido oral"}
     return families
+
+
+def _base(present: set[str]) -> str | None:
+    semisolid, liquid = bool(present & _SEMISOLID), bool(present & _LIQUID)
+    if semisolid == liquid:
+        return None
+    return "semisolid" if semisolid else "liquid"
 
 
 def _contrast(words: list[str]) -> str | None:
@@ -128,7 +153,7 @@ def contradictions(row: Facets, entry: Facets) -> list[str]:
     """Say how a row's stated facets contradict an entry's (empty: they do not)."""
     found = _form_contradictions(row, entry)
     for group, value in row.qualifiers.items():
-        other = entry.qualifiers.get(group)
+        other = entry.qualifiers.get(group, _DEFAULTS.get(group))
         if other is not None and other != value:
             found.append(f"qualifier contradicts: {value} vs {other}")
     return found
@@ -152,13 +177,28 @@ def _kind_contradiction(row: Facets, entry: Facets) -> str | None:
 
 
 def _family_contradiction(row: Facets, entry: Facets) -> str | None:
-    if row.families and entry.families and not row.families & entry.families:
+    if row.families and entry.families and not _compatible(row.families, entry.families):
         return f"form contradicts: {_names(row.families)} vs {_names(entry.families)}"
+    if row.families & entry.families & _BASED_ROUTES:
+        return _base_contradiction(row, entry)
     if row.oral and not row.families and entry.families and not entry.families & _ORAL:
         return f"route contradicts: oral vs {_names(entry.families)}"
     if entry.oral and not entry.families and row.families and not row.families & _ORAL:
         return f"route contradicts: {_names(row.families)} vs oral"
     return None
+
+
+def _base_contradiction(row: Facets, entry: Facets) -> str | None:
+    """Eye, ear and nose: an ointment is not the solution ("UNG OFT" against "Solución oftálmica")."""
+    if row.base and entry.base and row.base != entry.base:
+        return f"form contradicts: {row.base} vs {entry.base}"
+    return None
+
+
+def _compatible(row: frozenset[str], entry: frozenset[str]) -> bool:
+    if row & entry:
+        return True
+    return ("gotas" in row and bool(entry & _DROPS)) or ("gotas" in entry and bool(row & _DROPS))
 
 
 def _names(families: frozenset[str]) -> str:

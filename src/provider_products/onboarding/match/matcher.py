@@ -15,7 +15,7 @@ from provider_products.onboarding.match.catalogue import CatalogueEntry
 from provider_products.onboarding.match.evidence import assess
 from provider_products.onboarding.match.facets import facets
 from provider_products.onboarding.match.inventory import InventoryItem
-from provider_products.onboarding.match.names import is_number, parse_name, rewrite_phrases
+from provider_products.onboarding.match.names import is_number, parse_name, rewrite_phrases, view_count
 from provider_products.onboarding.match.scoring import (
     MINOR_WEIGHT,
     UNKNOWN_WEIGHT,
@@ -59,6 +59,8 @@ _ASSESSED = 5
 _TIE_MARGIN = 1.0
 # Words that do not identify a product (form, salt, study qualifiers are checked on their own).
 _NOT_CORE = FORM_MAIN | FORM_QUALIFIERS | MINOR_WORDS | {"con", "sin", "contraste", "inmediata", "accion"}
+# In a study's or procedure's name "nasal", "oral", "vaginal" say where, so they must be named.
+_NOT_CORE_STUDY = MINOR_WORDS | {"con", "sin", "contraste"}
 
 # Per candidate entry: the posting lists a row word (or strength) selects it through, with the
 # evidence each adds; and the total size of those lists.
@@ -88,7 +90,8 @@ def _index(entry: CatalogueEntry) -> Indexed:
     unique = tuple({q.key: q for q in quantities}.values())
     form_words = parse_name(entry.pharmaceutical_form).words if entry.pharmaceutical_form else ()
     synonyms = _synonym_words(entry)
-    core = tuple(w for w in parsed.words if w not in _NOT_CORE and w[0].isalpha())
+    not_core = _NOT_CORE if entry.product_type == "MEDICATION" else _NOT_CORE_STUDY
+    core = tuple(w for w in parsed.words if w not in not_core and w[0].isalpha())
     return Indexed(
         entry=entry,
         words=parsed.words,
@@ -100,6 +103,7 @@ def _index(entry: CatalogueEntry) -> Indexed:
         core=core,
         synonyms=synonyms,
         facets=facets((*parsed.words, *form_words)),
+        name_words=frozenset((*parsed.words, *parsed.aside, *ingredient)),
     )
 
 
@@ -137,6 +141,7 @@ class Matcher:
             for word in indexed.all_words:
                 postings.setdefault(word, []).append(number)
         self._postings = {word: frozenset(ids) for word, ids in postings.items()}
+        self._names = frozenset(w for e in self._entries for w in e.name_words)
         self._strength_postings = _strength_postings(self._entries)
         size = max(1, len(self._entries))
         self._idf = {word: math.log(1.0 + size / len(ids)) for word, ids in postings.items()}
@@ -170,7 +175,9 @@ class Matcher:
         """Say for the best candidates why they fit and what forbids filling them; mark ties."""
         out: list[Candidate] = []
         for rank, (value, indexed) in enumerate(scored[: max(top, _ASSESSED)]):
-            reason, blocked = assess(query, indexed, self._idf) if rank < _ASSESSED else ("", "not checked")
+            reason, blocked = (
+                assess(query, indexed, self._idf, self._names) if rank < _ASSESSED else ("", "not checked")
+            )
             out.append(Candidate(indexed.entry.product_code, indexed.entry.name, value, reason, blocked))
         passing = [c for c in out if c.blocked is None]
         if len(passing) > 1 and passing[0].score - passing[1].score < _TIE_MARGIN:
@@ -185,6 +192,9 @@ class Matcher:
         words = rewrite_phrases([*parsed.words, *parsed.aside])
         quantities = {q.key: q for q in parsed.quantities}
         numbers = set(parsed.numbers)
+        views = view_count(item.name)
+        if views is not None and not numbers:
+            numbers.add(float(views))  # "RX TORAX AP Y LATERAL" is the "(2 proyecciones)" entry
         if item.strength:
             strength = parse_name(item.strength)
             quantities.update({q.key: q for q in strength.quantities})

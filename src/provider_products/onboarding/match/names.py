@@ -8,12 +8,16 @@ from dataclasses import dataclass, field
 
 from provider_products.onboarding.match.vocabulary import (
     ABBREVIATIONS,
+    FORM_MAIN,
+    FORM_QUALIFIERS,
     PACK_WORDS,
     PER_WORDS,
     PHRASE_SYNONYMS,
     STOP_WORDS,
     UNITS,
 )
+
+FORM_WORDS = FORM_MAIN | FORM_QUALIFIERS | frozenset({"dispersable", "orodispersable", "bucodispersable"})
 
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+|%|/|\(|\)")
 # "1.200.000" and "1,000" group thousands, and so does "50 000" before international units (elsewhere
@@ -27,6 +31,10 @@ _LETTER_ZERO = re.compile(r"(?<![\w])o(?=[.,]\d)")
 # Abbreviations that are units right after a number ("2.5 cm" is a length, "CM 10 MG" a tablet).
 _UNIT_AFTER_NUMBER = frozenset({"cm"})
 _PACK_LINKS = frozenset({"x", "con", "de", "por"})
+# Units that make "x 25 mg" a strength rather than a pack size ("x 30", "x 120 ml", "x 30 g" are packs).
+_STRENGTH_UNITS = frozenset({"mg", "mgs", "mcg", "ug", "μg", "microgramos", "ui", "iu", "mui", "%", "meq"})
+# "cada ml contiene", "cada 5 ml contienen", "cada 100 gramos contiene": what the amounts are per.
+_PER_AMOUNT_UNITS = frozenset({"ml", "cc", "g", "gr", "gramo", "gramos"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,17 @@ class Quantity:
     number: float
     # the same strength written another way: "500 mg/10 mL" is also 50 mg/mL, "1 %" is 10 mg/mL
     alternatives: tuple[tuple[str, float], ...] = ()
+    # the volume (mL) the amount is dissolved in, when the name says: 10 for "500 mg/10 mL"
+    volume: float | None = None
+
+    @property
+    def concentration(self) -> tuple[str, float] | None:
+        """Return the amount per mL when the name gives a volume ("500 mg/10 mL": mass/ml 50)."""
+        if self.dimension.endswith("/ml"):
+            return self.dimension, round(self.value, 6)
+        if self.volume:
+            return self.dimension + "/ml", round(self.value / self.volume, 6)
+        return None
 
     @property
     def key(self) -> tuple[str, float]:
@@ -86,7 +105,7 @@ def _tokens(text: str) -> list[str]:
     """Split normalised text into tokens, expanding abbreviations."""
     out: list[str] = []
     for token in _TOKEN.findall(_clean(text)):
-        expansion = ABBREVIATIONS.get(token)
+        expansion = ABBREVIATIONS.get(token, _singular(token))
         if token in _UNIT_AFTER_NUMBER and out and is_number(out[-1]):
             expansion = None
         elif token.endswith("x") and token[:-1] in PACK_WORDS:  # "(CJX30": a box of 30
@@ -96,6 +115,18 @@ def _tokens(text: str) -> list[str]:
         else:
             out.extend(expansion.split())
     return out
+
+
+def _singular(token: str) -> str | None:
+    """Expand a plural of a known form word ("masticables", "oticas") as its singular."""
+    if len(token) < 5 or not token.endswith("s"):
+        return None
+    for singular in (token[:-1], token[:-2]):
+        if singular in ABBREVIATIONS:
+            return ABBREVIATIONS[singular]
+        if singular in FORM_WORDS:
+            return singular
+    return None
 
 
 def is_number(token: str) -> bool:
@@ -122,12 +153,18 @@ class _NameParser:
     chain: list[Quantity] = field(default_factory=list)
     # volumes that are not a concentration's: "FCO 120 ML" says how much is in the bottle
     volumes: list[Quantity] = field(default_factory=list)
+    # what the amounts that follow are per: ("volume", 5.0) after "cada 5 ml", ("mass", 100000.0)
+    # after "cada 100 g"
+    per: tuple[str, float] | None = None
 
     def parse(self) -> ParsedName:
         i = 0
         while i < len(self.tokens):
             i = self._step(i)
         quantities = self.quantities or self.volumes
+        if any(q.dimension == "percent" for q in quantities):
+            # "3 % ungüento 4.5 g", "1 % crema 15 g": with a percentage, grams are the tube's content
+            quantities = [q for q in quantities if not (q.dimension == "mass" and q.value >= 1000)]
         return ParsedName(tuple(self.words), tuple(self.aside), tuple(quantities), tuple(self.numbers))
 
     def _at(self, i: int) -> str | None:
@@ -144,8 +181,9 @@ class _NameParser:
         elif word == ")":
             self.depth = max(0, self.depth - 1)
         elif word == "x" and i + 1 < len(self.tokens) and is_number(self.tokens[i + 1]):
-            # "x 30", "x30 tabs", "x 120 ml": packaging size, not part of the product's identity
-            return i + 3 if self._at(i + 2) in UNITS else i + 2
+            return self._times(i)
+        elif word == "cada":
+            return self._per_amount(i)
         elif word in PACK_WORDS:
             return self._pack(i)
         elif is_number(word):
@@ -153,6 +191,51 @@ class _NameParser:
         elif word != "/" and word not in STOP_WORDS:
             self._target().append(word)
         return i + 1
+
+    def _times(self, i: int) -> int:
+        """Read "x N": a pack ("x 30", "x 120 ml"), a strength ("x 25 mg") or a volume ("50 mg x 1 ml")."""
+        unit = self._at(i + 2)
+        if unit in _STRENGTH_UNITS:
+            return i + 1
+        if unit in UNITS and UNITS[unit][0] == "volume" and self._after_strength(i):
+            last = self.quantities[-1]
+            if last.dimension in ("mass", "ui") and last.volume is None:
+                self._set_volume(last, float(self.tokens[i + 1]) * UNITS[unit][1])
+            return i + 3
+        # "x 30", "x30 tabs", "x 120 ml": packaging size, not part of the product's identity
+        return i + 3 if unit in UNITS else i + 2
+
+    def _after_strength(self, i: int) -> bool:
+        return bool(self.quantities) and i > 0 and self.tokens[i - 1] in UNITS
+
+    def _per_amount(self, i: int) -> int:
+        """Read "cada ml", "cada 5 ml", "cada 100 gramos": the amounts that follow are per that much."""
+        j = i + 1
+        amount = 1.0
+        token = self._at(j)
+        if token is not None and is_number(token):
+            amount = float(token)
+            j += 1
+        unit = self._at(j)
+        if unit not in _PER_AMOUNT_UNITS or amount <= 0:
+            return i + 1
+        dimension, factor = UNITS[unit]
+        self.per = (dimension, amount * factor)
+        return j + 1
+
+    def _set_volume(self, quantity: Quantity, volume: float) -> None:
+        """Say that ``quantity`` is dissolved in ``volume`` mL (so it is also an amount per mL)."""
+        if volume <= 0:
+            return
+        derived = (quantity.dimension + "/ml", quantity.value / volume)
+        at = self.quantities.index(quantity)
+        self.quantities[at] = Quantity(
+            quantity.dimension,
+            quantity.value,
+            quantity.number,
+            (*quantity.alternatives, derived),
+            volume,
+        )
 
     def _pack(self, i: int) -> int:
         """Skip a pack size after a packaging word ("caja x 100", "envase con 20 tabletas")."""
@@ -163,7 +246,10 @@ class _NameParser:
         if token is None or not is_number(token):
             return i + 1
         j += 1
-        if self._at(j) in UNITS:
+        unit = self._at(j)
+        if unit in _STRENGTH_UNITS or (unit in UNITS and self._at(j + 1) == "/"):
+            return i + 1  # "TU 3%", "FCO 250 mg/5 ml": a strength after the packaging word
+        if unit in UNITS:
             j += 1
         return j
 
@@ -203,9 +289,28 @@ class _NameParser:
             else:
                 self.volumes.extend(found)
             return j
+        if self.per is not None and not self.chain:
+            found = [self._per_applied(q) for q in found]
         self.chain.extend(found)
         self.quantities.extend(found)
         return j
+
+    def _per_applied(self, quantity: Quantity) -> Quantity:
+        """Write an amount after "cada 5 ml" / "cada 100 g" as a concentration (and keep the amount)."""
+        assert self.per is not None
+        per_dimension, per_amount = self.per
+        if quantity.dimension not in ("mass", "ui"):
+            return quantity
+        alternatives: tuple[tuple[str, float], ...] = ((quantity.dimension, quantity.value),)
+        if per_dimension == "volume":
+            value = quantity.value / per_amount
+            if quantity.dimension == "mass":
+                alternatives += (("percent", value / 10),)
+            return Quantity(quantity.dimension + "/ml", value, quantity.number, alternatives)
+        if quantity.dimension == "mass":  # per gram: w/w, 20 mg per g is 2 %
+            percent = 100 * quantity.value / per_amount
+            return Quantity("percent", percent, quantity.number, (*alternatives, ("mass/ml", percent * 10)))
+        return quantity
 
     def _per(self, found: list[Quantity], j: int) -> tuple[list[Quantity], int]:
         """Apply a "/ unit" after the strength: "100 mg/mL" is a concentration, not a tablet's 100 mg."""
@@ -225,13 +330,9 @@ class _NameParser:
 
     def _derive_concentrations(self, volume: float) -> None:
         """Give "250 mg/5 mL" its concentration, 50 mg/mL, as another way of writing it."""
-        if volume <= 0:
-            return
         for q in self.chain:
             if q.dimension in ("mass", "ui") and q in self.quantities:
-                derived = (q.dimension + "/ml", q.value / volume)
-                at = self.quantities.index(q)
-                self.quantities[at] = Quantity(q.dimension, q.value, q.number, (*q.alternatives, derived))
+                self._set_volume(q, volume)
 
 
 def _canonical_number(text: str) -> str:
@@ -253,3 +354,21 @@ def rewrite_phrases(words: list[str]) -> list[str]:
             out.append(words[i])
             i += 1
     return out
+
+
+# The views of an x-ray: "AP Y LATERAL" is two projections, "AP O LATERAL" one, "OBLICUAS" two.
+_VIEWS = {"ap": 1, "pa": 1, "lateral": 1, "frontal": 1, "oblicua": 1, "oblicuas": 2, "axial": 1,
+          "anteroposterior": 1, "posteroanterior": 1, "lordotica": 1}  # fmt: skip
+
+
+def view_count(text: str) -> int | None:
+    """Count the projections an x-ray's name lists ("AP y lateral": 2); ``None`` when it lists none."""
+    words = [t for t in _TOKEN.findall(_clean(text)) if t.isalpha()]
+    count = sum(_VIEWS.get(w, 0) for w in words)
+    # "AP O LATERAL": one of the two
+    either = sum(
+        1
+        for a, o, b in zip(words, words[1:], words[2:], strict=False)
+        if o == "o" and a in _VIEWS and b in _VIEWS
+    )
+    return (count - either) or None

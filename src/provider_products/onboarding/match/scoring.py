@@ -39,6 +39,9 @@ _CONTRADICTION_FACTOR = 0.85
 # Credit of a strength written another way: enough to be the same, less than as written, so that
 # "60 mg/2 mL" prefers "60 mg/2 mL" to "30 mg/mL".
 SAME_STRENGTH = 0.9
+# Credit of the same amount with and without "/mL" ("40 mg" ampoule against "40 mg/mL"): a 1 mL
+# ampoule is both, a tablet's 100 mg is not a syrup's 100 mg/mL.
+PER_ML_UNSTATED = 0.5
 # A synonym counts when each of its words is matched this well; it then names the entry's core words.
 _SYNONYM_MATCH = 0.8
 
@@ -57,6 +60,7 @@ class Indexed:
     core: tuple[str, ...] = ()  # the words a row must name: ingredient or study, not form or salt
     synonyms: tuple[tuple[str, ...], ...] = ()  # brand, regional and older names, parsed
     facets: Facets | None = None
+    name_words: frozenset[str] = frozenset()  # the words of its name and ingredient, not synonyms
 
 
 @dataclass
@@ -216,20 +220,31 @@ def _strengths_in_common(query: Query, indexed: Indexed) -> float:
 
 def credit(quantity: Quantity, indexed: Indexed) -> float:
     """1 for the same strength as written, 0.9 written another way ("500 mg/10 mL" for "50 mg/mL"), 0.5
-    for the same amount with or without "/mL" ("100 mg" for "100 mg/mL")."""
-    if any(quantity.key == q.key for q in indexed.quantities):
+    for the same amount with or without "/mL" ("100 mg" for "100 mg/mL"), 0 for another strength.
+
+    When both names give the volume ("50 mg/1 mL" against "50 mg/5 mL") the concentrations decide."""
+    return max((pair_credit(quantity, q) for q in indexed.quantities), default=0.0)
+
+
+def pair_credit(row: Quantity, entry: Quantity) -> float:
+    """Credit of one row strength against one entry strength (see ``credit``)."""
+    row_concentration, entry_concentration = row.concentration, entry.concentration
+    if row.volume and entry.volume and row_concentration != entry_concentration:
+        return 0.0
+    if row.key == entry.key:
         return 1.0
-    if quantity.keys & indexed.keys:
+    if row.keys & entry.keys:
         return SAME_STRENGTH
-    for dimension, value in quantity.keys:
+    if row_concentration is not None and entry_concentration is not None:
+        return 0.0
+    for dimension, value in row.keys:
         base = dimension.removesuffix("/ml")
-        for q in indexed.quantities:
-            if (
-                q.dimension != dimension
-                and q.dimension.removesuffix("/ml") == base
-                and round(q.value, 6) == value
-            ):
-                return 0.5
+        if (
+            entry.dimension != dimension
+            and entry.dimension.removesuffix("/ml") == base
+            and round(entry.value, 6) == value
+        ):
+            return PER_ML_UNSTATED
     return 0.0
 
 

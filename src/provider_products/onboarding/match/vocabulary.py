@@ -311,3 +311,32 @@ MINOR_WORDS = frozenset(
         "cristalina",
     }
 )
+
+# Words that describe a pack, a maker, a method or a view rather than which product it is: a row
+# word of these never makes a candidate "another product" ("CADA ML CONTIENE", "PFIZER S.A",
+# "POR NEFELOMETRIA", "AP Y LATERAL", "SOD": sin otra descripción in Colombian tariffs).
+DESCRIPTIVE_WORDS = frozenset(
+    {
+        # how a formulary line is written
+        "cada", "contiene", "contienen", "equivalente", "envase", "frasco", "frascos", "dosificador",
+        "dosificadora", "medida", "gotero", "integral", "calibrado", "integrado", "adjunto", "tapa",
+        "una", "uno", "un", "que", "sirve", "esteril", "diluyente", "dispositivo", "pulverizador",
+        "est", "estuche", "blisters", "unidades", "und", "unidad", "origen", "adn", "recombinante",
+        "micronizada", "micronizado", "levogiro", "heptahidratado", "dihidratado", "dihidratada",
+        "monohidratado", "anhidra", "anhidro", "elemental", "normalizado", "desecados", "dosis",
+        # makers
+        "s", "sa", "sac", "srl", "ltd", "ltda", "co", "cia", "inc", "gmbh", "laboratorio",
+        "laboratorios", "lab", "labs", "farma", "pharma", "pharmaceutical", "pharmaceuticals",
+        "peru", "chile", "mexico", "colombia", "limited", "generico", "generica",
+        # how a test is done
+        "metodo", "automatico", "automatizado", "manual", "determinacion", "estudio", "test", "prueba",
+        "tecnica", "nefelometria", "turbidimetria", "eia", "elisa", "quimioluminiscencia",
+        "inmunologico", "espectrofotometria", "espectofotometria", "colorimetrico", "enzimatico",
+        "cinetico", "semiautomatizado",
+        # views of an x-ray
+        "proyeccion", "proyecciones", "vista", "vistas", "ap", "pa", "lateral", "laterales", "oblicua",
+        "oblicuas", "frontal", "focalizada", "posicion", "vertical", "adicionales", "unicamente",
+        # how a procedure is billed
+        "sod", "medica", "medico", "especialidad", "adulto", "adultos", "paciente", "servicio",
+    }
+)  # fmt: skip
