@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from provider_products.onboarding.match.facets import contradictions
+from provider_products.onboarding.match.facets import QUALIFIER_WORDS, contradictions
 from provider_products.onboarding.match.names import is_number
 from provider_products.onboarding.match.scoring import (
     PER_ML_UNSTATED,
@@ -34,8 +34,15 @@ _NAMED = 0.8
 # A row word the catalogue knows this well (IDF) and the entry does not explain is a different product.
 _SIGNIFICANT_IDF = 3.5
 _IGNORED = (
-    FORM_MAIN | FORM_QUALIFIERS | MINOR_WORDS | DESCRIPTIVE_WORDS | {"con", "sin", "simple", "contraste"}
+    FORM_MAIN
+    | FORM_QUALIFIERS
+    | MINOR_WORDS
+    | DESCRIPTIVE_WORDS
+    | QUALIFIER_WORDS
+    | {"con", "sin", "simple", "contraste"}
 )
+# The metal of a salt: "VALPROATO DE MAGNESIO", "FOSFATO DE SODIO"
+_CATIONS = frozenset({"sodio", "potasio", "magnesio", "calcio", "zinc", "litio", "aluminio", "hierro"})
 # A row word stands for another product's name only through the word itself or a synonym, not a
 # look-alike: "medrock" (a maker) is not "medroxiprogesterona".
 _SAME_WORD = 0.9
@@ -55,6 +62,8 @@ def assess(
     missing = [w for w in indexed.core if covered.get(w, 0.0) < _NAMED]
     if missing:
         problems.append("name words missing: " + ", ".join(missing))
+    elif indexed.core and query.details and not _named_outside_brackets(query, indexed):
+        problems.append("named only in brackets: " + ", ".join(indexed.core))
     strength, strength_problem = _strength(query, indexed)
     if strength_problem:
         problems.append(strength_problem)
@@ -63,6 +72,14 @@ def assess(
         problems.append("row words not in the entry: " + ", ".join(extra))
     reason = ", ".join(part for part in (_named(query, indexed), strength, _form(indexed)) if part)
     return reason, "; ".join(problems) or None
+
+
+def _named_outside_brackets(query: Query, indexed: Indexed) -> bool:
+    """Whether a word of the row's name itself (not of its brackets) names one of the entry's words."""
+    for word, matches in zip(query.words, query.matches, strict=True):
+        if word not in query.details and any(matches.get(w, 0.0) >= _NAMED for w in indexed.all_words):
+            return True
+    return False
 
 
 def _named(query: Query, indexed: Indexed) -> str:
@@ -144,17 +161,27 @@ def _unexplained(
 ) -> list[str]:
     """Row words the catalogue knows well that this entry does not explain ("apo a1" for "apo b")."""
     out: list[str] = []
+    previous = ""
     for word, matches in zip(query.words, query.matches, strict=True):
-        if word in _IGNORED or is_number(word):
-            continue
-        known = [w for w, sim in matches.items() if sim >= _SAME_WORD and w in names and w not in _IGNORED]
-        if not known or max(idf.get(w, 0.0) for w in known) < _SIGNIFICANT_IDF:
+        salt = word in _CATIONS and previous.endswith(("ato", "uro", "ito"))
+        previous = word
+        if salt or not _significant(word, matches, query, idf, names):
             continue
         if any(matches.get(other, 0.0) >= _NAMED for other in indexed.all_words):
             continue
         out.append(word)
     out.extend(_unexplained_numbers(query, indexed))
     return out
+
+
+def _significant(
+    word: str, matches: Mapping[str, float], query: Query, idf: Mapping[str, float], names: frozenset[str]
+) -> bool:
+    """Whether a row word names a product on its own: a rare word of the catalogue's product names."""
+    if word in _IGNORED or word in query.listed or is_number(word):
+        return False
+    known = [w for w, sim in matches.items() if sim >= _SAME_WORD and w in names and w not in _IGNORED]
+    return bool(known) and max(idf.get(w, 0.0) for w in known) >= _SIGNIFICANT_IDF
 
 
 def _unexplained_numbers(query: Query, indexed: Indexed) -> list[str]:

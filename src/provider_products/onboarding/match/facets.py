@@ -47,7 +47,13 @@ _KINDS = {
 _EXTENDED = frozenset({"prolongada", "modificada", "sostenida", "extendida", "retard", "oros", "depot"})
 # Study qualifiers: each group's values exclude each other when both names state one.
 _QUALIFIERS: dict[str, dict[str, str]] = {
-    "lado": {"unilateral": "unilateral", "bilateral": "bilateral", "comparativa": "bilateral"},
+    "lado": {
+        "unilateral": "unilateral",
+        "bilateral": "bilateral",
+        "comparativa": "bilateral",
+        "ambas": "bilateral",
+        "ambos": "bilateral",
+    },
     "anticuerpo": {"igg": "IgG", "igm": "IgM", "iga": "IgA"},
     "medida": {"cuantitativa": "cuantitativa", "cualitativa": "cualitativa"},
     "muestra": {
@@ -60,10 +66,18 @@ _QUALIFIERS: dict[str, dict[str, str]] = {
     "coombs": {"directa": "directa", "indirecta": "indirecta"},
     "via": {"transvaginal": "transvaginal", "transrectal": "transrectal", "transabdominal": "transabdominal"},
     "acceso": {"laparoscopica": "laparoscopica", "abierta": "abierta"},
+    # "proyección complementaria": an added view, billed apart from the study
+    "adicional": {"complementaria": "adicional", "adicional": "adicional", "adicionales": "adicional"},
 }
 # What an entry that names no value of a group is: a test is quantitative and on blood, surgery is
 # open. A row that states another value is another product ("Troponina T cualitativa").
-_DEFAULTS = {"medida": "cuantitativa", "muestra": "sangre", "acceso": "abierta"}
+_DEFAULTS = {
+    "medida": "cuantitativa",
+    "muestra": "sangre",
+    "acceso": "abierta",
+    "lado": "unilateral",
+    "adicional": "ninguna",
+}
 _FEMININE = {"cuantitativo": "cuantitativa", "cualitativo": "cualitativa", "directo": "directa",
              "indirecto": "indirecta", "comparativas": "comparativa", "comparativo": "comparativa",
              "serico": "serica", "laparoscopico": "laparoscopica", "abierto": "abierta"}  # fmt: skip
@@ -91,18 +105,13 @@ class Facets:
 
 def facets(words: Iterable[str]) -> Facets:
     """Read the facets of a parsed name's words."""
-    seq = [_FEMININE.get(w, w) for w in words]
+    seq = [_FEMININE.get(w, w) for w in words if w]
     # "creatininemia", "uricemia": in blood; "proteinuria", "calciuria": in urine
     seq += ["sangre" for w in seq if w.endswith("emia")] + ["orina" for w in seq if w.endswith("uria")]
     present = set(seq)
     families = _families(present)
     kind = next((_KINDS[w] for w in seq if w in _KINDS), None)
     extended = bool(present & _EXTENDED) or ("liberacion" in present and "inmediata" not in present)
-    qualifiers: dict[str, str] = {}
-    for group, values in _QUALIFIERS.items():
-        stated = {values[w] for w in seq if w in values}
-        if len(stated) == 1:
-            qualifiers[group] = stated.pop()
     return Facets(
         families=families,
         oral="oral" in present,
@@ -112,8 +121,18 @@ def facets(words: Iterable[str]) -> Facets:
         contrast=_contrast(seq),
         base=_base(present),
         doppler="doppler" in present,
-        qualifiers=qualifiers,
+        qualifiers=_qualifiers(seq),
     )
+
+
+def _qualifiers(seq: list[str]) -> dict[str, str]:
+    """The study qualifiers a name states, one value per group (none when it states two)."""
+    qualifiers: dict[str, str] = {}
+    for group, values in _QUALIFIERS.items():
+        stated = {values[w] for w in seq if w in values}
+        if len(stated) == 1:
+            qualifiers[group] = stated.pop()
+    return qualifiers
 
 
 def _families(present: set[str]) -> frozenset[str]:
@@ -140,6 +159,8 @@ def _base(present: set[str]) -> str | None:
 
 
 def _contrast(words: list[str]) -> str | None:
+    if "contrastada" in words or "contrastado" in words:  # "simple y contrastada"
+        return "sin y con" if "simple" in words or "sin" in words else "con"
     if "contraste" not in words:
         return "sin" if "simple" in words else None
     at = words.index("contraste")
@@ -149,12 +170,19 @@ def _contrast(words: list[str]) -> str | None:
     return "sin" if "sin" in before[-1:] else "con"
 
 
+QUALIFIER_WORDS = frozenset(w for values in _QUALIFIERS.values() for w in values) | frozenset(_FEMININE)
+
+
 def contradictions(row: Facets, entry: Facets) -> list[str]:
-    """Say how a row's stated facets contradict an entry's (empty: they do not)."""
+    """Say how a row's stated facets contradict an entry's (empty: they do not).
+
+    A group the entry leaves unsaid has its default value (a test is quantitative, on blood); so has a
+    group the row leaves unsaid: "Apendicectomía" is the open one, not the laparoscopic one."""
     found = _form_contradictions(row, entry)
-    for group, value in row.qualifiers.items():
+    for group in row.qualifiers.keys() | entry.qualifiers.keys():
+        value = row.qualifiers.get(group, _DEFAULTS.get(group))
         other = entry.qualifiers.get(group, _DEFAULTS.get(group))
-        if other is not None and other != value:
+        if value is not None and other is not None and other != value:
             found.append(f"qualifier contradicts: {value} vs {other}")
     return found
 

@@ -13,7 +13,7 @@ from rapidfuzz.distance import OSA
 
 from provider_products.onboarding.match.catalogue import CatalogueEntry
 from provider_products.onboarding.match.evidence import assess
-from provider_products.onboarding.match.facets import facets
+from provider_products.onboarding.match.facets import QUALIFIER_WORDS, facets
 from provider_products.onboarding.match.inventory import InventoryItem
 from provider_products.onboarding.match.names import is_number, parse_name, rewrite_phrases, view_count
 from provider_products.onboarding.match.scoring import (
@@ -50,6 +50,10 @@ _PREFIX_SIM = 0.85
 _EDIT_SCALE = 1.2
 # What is left of a look-alike's similarity when the row's word is itself a catalogue word.
 _KNOWN_WORD_FUZZY = 0.6
+# Weight of a row word given only in brackets or parentheses, against one of the name itself.
+_DETAIL_WEIGHT = 0.5
+# "creatinin-emia" is "creatinina", "calc-emia" is "calcio", "uric-emia" is "urico"
+_STEM_ENDINGS = ("a", "o", "io", "ina", "")
 # Similarity of an inventory word to its catalogue synonym ("paracetamol" for "acetaminofen").
 _SYNONYM_SIM = 0.95
 
@@ -58,9 +62,20 @@ _SYNONYM_SIM = 0.95
 _ASSESSED = 5
 _TIE_MARGIN = 1.0
 # Words that do not identify a product (form, salt, study qualifiers are checked on their own).
-_NOT_CORE = FORM_MAIN | FORM_QUALIFIERS | MINOR_WORDS | {"con", "sin", "contraste", "inmediata", "accion"}
+_NOT_CORE_DRUG = (
+    FORM_MAIN | FORM_QUALIFIERS | MINOR_WORDS | {"con", "sin", "contraste", "inmediata", "accion"}
+)
 # In a study's or procedure's name "nasal", "oral", "vaginal" say where, so they must be named.
-_NOT_CORE_STUDY = MINOR_WORDS | {"con", "sin", "contraste"}
+# Qualifiers are checked on their own, and "sérica", "niveles de" only say it is measured in blood.
+_NOT_CORE_STUDY = (
+    MINOR_WORDS
+    | QUALIFIER_WORDS
+    | {"con", "sin", "contraste", "serica", "serico", "sericos", "sericas", "plasmatico", "niveles"}
+)
+_NOT_CORE = {
+    "MEDICATION": _NOT_CORE_DRUG,
+    "IMAGING": _NOT_CORE_STUDY | {"contrastada", "contrastado", "simple"},  # "simple": without contrast
+}
 
 # Per candidate entry: the posting lists a row word (or strength) selects it through, with the
 # evidence each adds; and the total size of those lists.
@@ -90,7 +105,7 @@ def _index(entry: CatalogueEntry) -> Indexed:
     unique = tuple({q.key: q for q in quantities}.values())
     form_words = parse_name(entry.pharmaceutical_form).words if entry.pharmaceutical_form else ()
     synonyms = _synonym_words(entry)
-    not_core = _NOT_CORE if entry.product_type == "MEDICATION" else _NOT_CORE_STUDY
+    not_core = _NOT_CORE.get(entry.product_type, _NOT_CORE_STUDY)
     core = tuple(w for w in parsed.words if w not in not_core and w[0].isalpha())
     return Indexed(
         entry=entry,
@@ -118,6 +133,13 @@ def _ingredient_words(entry: CatalogueEntry) -> tuple[str, ...]:
     # "Cianocobalamina (vitamina B12)": the words in parentheses are names too
     parsed = parse_name(entry.active_ingredient)
     return (*parsed.words, *parsed.aside)
+
+
+def _singulars(word: str) -> tuple[str, ...]:
+    """The singulars a plural may stand for: "oidos" is "oido", "rodillas" "rodilla", "vasos" "vaso"."""
+    if len(word) < 5 or not word.endswith("s"):
+        return ()
+    return (word[:-1], word[:-2]) if word.endswith("es") else (word[:-1],)
 
 
 def _strength_postings(entries: Sequence[Indexed]) -> dict[tuple[str, float], frozenset[int]]:
@@ -202,9 +224,15 @@ class Matcher:
         for extra in (item.active_ingredient, item.form):
             if extra:
                 words.extend(w for w in parse_name(extra).words if w not in words)
-        unique = list(dict.fromkeys(words))
+        unique = self._sample_words(list(dict.fromkeys(self._joined(words))))
         matches = [self._similar_words(w) for w in unique]
-        weights = [self._query_weight(w, m) for w, m in zip(unique, matches, strict=True)]
+        # words in brackets detail the product ("IONOGRAMA [CLORO. SODIO. POTASIO]"): they count less
+        details = set(parsed.aside) - set(parsed.words)
+        weights = [
+            self._query_weight(w, m) * (_DETAIL_WEIGHT if w in details else 1.0)
+            for w, m in zip(unique, matches, strict=True)
+        ]
+        listed = frozenset(w for g in parsed.groups for w in g) - set(parsed.words)
         return Query(
             unique,
             matches,
@@ -213,7 +241,39 @@ class Matcher:
             frozenset(numbers),
             form_weights(unique),
             facets(unique),
+            listed,
+            frozenset(details),
         )
+
+    def _joined(self, words: list[str]) -> list[str]:
+        """Join two words the catalogue writes as one ("AMINO TRANSFERASA": "aminotransferasa")."""
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            pair = words[i] + words[i + 1] if i + 1 < len(words) else ""
+            if pair in self._postings and words[i] not in self._postings:
+                out.append(pair)
+                i += 2
+            else:
+                out.append(words[i])
+                i += 1
+        return out
+
+    def _sample_words(self, words: list[str]) -> list[str]:
+        """Read "creatininemia" as "creatinina" in blood and "proteinuria" as "proteina" in urine."""
+        out: list[str] = []
+        for word in words:
+            for suffix, sample in (("emia", "sangre"), ("uria", "orina")):
+                stem = word.removesuffix(suffix)
+                if stem == word or word in self._postings or len(stem) < 3:
+                    continue
+                named = next((stem + end for end in _STEM_ENDINGS if stem + end in self._postings), None)
+                if named is not None:
+                    out.extend((named, sample))
+                    break
+            else:
+                out.append(word)
+        return list(dict.fromkeys(out))
 
     def _query_weight(self, word: str, matches: Mapping[str, float]) -> float:
         if is_number(word):
@@ -231,7 +291,7 @@ class Matcher:
         found: dict[str, float] = {}
         if word in self._postings:
             found[word] = 1.0
-        for other in WORD_SYNONYMS.get(word, ()):
+        for other in (*WORD_SYNONYMS.get(word, ()), *_singulars(word)):
             if other in self._postings:
                 found.setdefault(other, _SYNONYM_SIM)
         if not is_number(word):

@@ -19,7 +19,7 @@ from provider_products.onboarding.match.vocabulary import (
 
 FORM_WORDS = FORM_MAIN | FORM_QUALIFIERS | frozenset({"dispersable", "orodispersable", "bucodispersable"})
 
-_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+|%|/|\(|\)")
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+|%|/|[()\[\]]")
 # "1.200.000" and "1,000" group thousands, and so does "50 000" before international units (elsewhere
 # "x 100 500 mg" is two numbers); a leading 0 ("0.125") is a decimal.
 _THOUSANDS = re.compile(
@@ -85,6 +85,8 @@ class ParsedName:
     aside: tuple[str, ...]
     quantities: tuple[Quantity, ...]
     numbers: tuple[float, ...]
+    # the words of each bracketed list: "[CLORO. SODIO. POTASIO Y CALCIO]" lists what a panel holds
+    groups: tuple[tuple[str, ...], ...] = ()
 
 
 def fold(text: str) -> str:
@@ -95,9 +97,14 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
+_ORDINAL = re.compile(r"\d+\s*[°º]")
+
+
 def _clean(text: str) -> str:
-    """Fold and rewrite numbers: thousands groups joined, decimal commas made points."""
-    folded = _THOUSANDS.sub(lambda m: m.group(1) + re.sub(r"[., ]", "", m.group(2)), fold(text))
+    """Fold and rewrite numbers: thousands groups joined, decimal commas made points, ordinals dropped."""
+    folded = _THOUSANDS.sub(
+        lambda m: m.group(1) + re.sub(r"[., ]", "", m.group(2)), fold(_ORDINAL.sub(" ", text))
+    )
     return _DECIMAL_COMMA.sub(r"\1.\2", _LETTER_ZERO.sub("0", folded))
 
 
@@ -147,6 +154,8 @@ class _NameParser:
     depth: int = 0  # inside how many parentheses
     words: list[str] = field(default_factory=list)
     aside: list[str] = field(default_factory=list)
+    groups: list[list[str]] = field(default_factory=list)
+    joined: list[bool] = field(default_factory=list)  # per group: its words are joined by "y", "o"
     quantities: list[Quantity] = field(default_factory=list)
     numbers: list[float] = field(default_factory=list)
     # strengths joined by "/" so far: "250 mg/62.5 mg/5 mL"
@@ -165,7 +174,16 @@ class _NameParser:
         if any(q.dimension == "percent" for q in quantities):
             # "3 % ungüento 4.5 g", "1 % crema 15 g": with a percentage, grams are the tube's content
             quantities = [q for q in quantities if not (q.dimension == "mass" and q.value >= 1000)]
-        return ParsedName(tuple(self.words), tuple(self.aside), tuple(quantities), tuple(self.numbers))
+        # a list: four words or more, or three joined by "y"/"o" ("(ESOFAGO ESTOMAGO Y DUODENO)");
+        # "(SERIE DE ABDOMEN AGUDO)" is another name, not a list
+        groups = tuple(
+            tuple(g)
+            for g, j in zip(self.groups, self.joined, strict=True)
+            if len(g) >= 4 or (j and len(g) >= 3)
+        )
+        return ParsedName(
+            tuple(self.words), tuple(self.aside), tuple(quantities), tuple(self.numbers), groups
+        )
 
     def _at(self, i: int) -> str | None:
         return self.tokens[i] if i < len(self.tokens) else None
@@ -173,12 +191,19 @@ class _NameParser:
     def _target(self) -> list[str]:
         return self.aside if self.depth else self.words
 
+    def _add_word(self, word: str) -> None:
+        self._target().append(word)
+        if self.depth and self.groups:
+            self.groups[-1].append(word)
+
     def _step(self, i: int) -> int:
         """Consume the token at ``i`` (and those that go with it); return where the next step starts."""
         word = self.tokens[i]
-        if word == "(":
+        if word in ("(", "["):
             self.depth += 1
-        elif word == ")":
+            self.groups.append([])
+            self.joined.append(False)
+        elif word in (")", "]"):
             self.depth = max(0, self.depth - 1)
         elif word == "x" and i + 1 < len(self.tokens) and is_number(self.tokens[i + 1]):
             return self._times(i)
@@ -188,8 +213,10 @@ class _NameParser:
             return self._pack(i)
         elif is_number(word):
             return self._number(i)
+        elif word in ("y", "o", "e") and self.depth and self.joined:
+            self.joined[-1] = True
         elif word != "/" and word not in STOP_WORDS:
-            self._target().append(word)
+            self._add_word(word)
         return i + 1
 
     def _times(self, i: int) -> int:
@@ -358,7 +385,7 @@ def rewrite_phrases(words: list[str]) -> list[str]:
 
 # The views of an x-ray: "AP Y LATERAL" is two projections, "AP O LATERAL" one, "OBLICUAS" two.
 _VIEWS = {"ap": 1, "pa": 1, "lateral": 1, "frontal": 1, "oblicua": 1, "oblicuas": 2, "axial": 1,
-          "anteroposterior": 1, "posteroanterior": 1, "lordotica": 1}  # fmt: skip
+          "anteroposterior": 1, "posteroanterior": 1, "lordotica": 1, "rotacion": 1}  # fmt: skip
 
 
 def view_count(text: str) -> int | None:

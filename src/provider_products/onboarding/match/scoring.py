@@ -36,12 +36,19 @@ _QUALIFIER_WEIGHT = 0.3
 _RELATED_CREDIT = 0.7
 _INJECTABLE_WEIGHT = 0.6
 _CONTRADICTION_FACTOR = 0.85
+# A contradicting form, route or release weighs more than a strength written another way: "PARACETAMOL
+# FA 1000 MG" is the infusion (10 mg/mL) before it is the 1 g tablet.
+_FORM_CONTRADICTION_FACTOR = 0.7
+# A medication entry against a row that states neither strength nor form ("ACIDO FOLICO"): inventory
+# rows of medicines nearly always say one, rows of lab tests name the drug alone.
+_BARE_NAME_FACTOR = 0.9
 # Credit of a strength written another way: enough to be the same, less than as written, so that
 # "60 mg/2 mL" prefers "60 mg/2 mL" to "30 mg/mL".
 SAME_STRENGTH = 0.9
 # Credit of the same amount with and without "/mL" ("40 mg" ampoule against "40 mg/mL"): a 1 mL
 # ampoule is both, a tablet's 100 mg is not a syrup's 100 mg/mL.
 PER_ML_UNSTATED = 0.5
+_SYNONYM_WORD = 0.97
 # A synonym counts when each of its words is matched this well; it then names the entry's core words.
 _SYNONYM_MATCH = 0.8
 
@@ -74,6 +81,10 @@ class Query:
     numbers: frozenset[float]
     forms: dict[str, float]
     facets: Facets | None = None
+    # words of a bracketed list of three or more ("[CLORO. SODIO. POTASIO]"): what a panel holds
+    listed: frozenset[str] = frozenset()
+    # words given only in brackets or parentheses
+    details: frozenset[str] = frozenset()
 
 
 def form_weights(words: Iterable[str]) -> dict[str, float]:
@@ -107,10 +118,22 @@ def score(query: Query, indexed: Indexed, idf: Mapping[str, float]) -> float:
         parts.append((_WEIGHT_FORM, _form_agreement(query.forms, indexed.forms)))
     total = sum(w for w, _ in parts)
     value = 100.0 * sum(w * v for w, v in parts) / total
-    if query.facets and indexed.facets and contradictions(query.facets, indexed.facets):
-        # a stated form or qualifier the entry does not have: the right product is likely absent
-        value *= _CONTRADICTION_FACTOR
-    return value
+    return value * _penalty(query, indexed)
+
+
+def _penalty(query: Query, indexed: Indexed) -> float:
+    """Lower an entry whose form or qualifiers the row contradicts (the right product is likely absent)."""
+    if query.facets is None or indexed.facets is None:
+        return 1.0
+    found = contradictions(query.facets, indexed.facets)
+    if any(not c.startswith("qualifier") for c in found):
+        return _FORM_CONTRADICTION_FACTOR
+    if found:
+        return _CONTRADICTION_FACTOR
+    bare = not query.quantities and not query.numbers and not query.facets.states_form
+    if bare and indexed.entry.product_type == "MEDICATION" and indexed.quantities:
+        return _BARE_NAME_FACTOR
+    return 1.0
 
 
 # --- words ----------------------------------------------------------------------------------------
@@ -139,6 +162,8 @@ def _explained(query: Query, indexed: Indexed) -> tuple[float, dict[str, float]]
         best = 0.0
         for other in indexed.all_words:
             sim = matches.get(other, 0.0)
+            if other not in indexed.name_words:
+                sim *= _SYNONYM_WORD  # "paracetamol" names "Paracetamol 500 mg" before "Acetaminofén"
             if sim > 0.0:
                 # every entry word the row word stands for is covered: "aspirina" covers both
                 # "acido" and "acetilsalicilico"

@@ -136,7 +136,6 @@ ABBREVIATIONS: dict[str, str] = {
     # salts
     "clorh": "clorhidrato",
     "hcl": "clorhidrato",
-    "ac": "acido",
     "vit": "vitamina",
     # imaging, labs and procedures
     "rx": "radiografia",
@@ -170,6 +169,14 @@ WORD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "aspirina": ("acido", "acetilsalicilico"),
     "asa": ("acido", "acetilsalicilico"),
     "ssn": ("cloruro", "sodio"),
+    # "AC" is an acid in a pharmacy and an antibody in a lab ("AC ANTI Ag c DE HEPATITIS B")
+    "ac": ("acido", "anticuerpos", "anticuerpo"),
+    "ag": ("antigeno",),
+    "anti": ("contra", "anticuerpos"),
+    "computada": ("computarizada",),
+    "computadorizada": ("computarizada",),
+    "nariz": ("nasal",),
+    "oido": ("otica",),
 }
 # Several-word names (after stop words are dropped) rewritten in inventory rows only.
 PHRASE_SYNONYMS: dict[tuple[str, ...], tuple[str, ...]] = {
