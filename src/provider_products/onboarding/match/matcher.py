@@ -54,6 +54,8 @@ _KNOWN_WORD_FUZZY = 0.6
 _DETAIL_WEIGHT = 0.5
 # "creatinin-emia" is "creatinina", "calc-emia" is "calcio", "uric-emia" is "urico"
 _STEM_ENDINGS = ("a", "o", "io", "ina", "")
+# suffix, sample, and the catalogue words that say that sample ("Calcio sérico", "Calcio en orina")
+_SAMPLES = (("emia", "sangre", ("serico", "serica")), ("uria", "orina", ("orina", "urinario", "urinaria")))
 # Similarity of an inventory word to its catalogue synonym ("paracetamol" for "acetaminofen").
 _SYNONYM_SIM = 0.95
 
@@ -224,7 +226,7 @@ class Matcher:
         for extra in (item.active_ingredient, item.form):
             if extra:
                 words.extend(w for w in parse_name(extra).words if w not in words)
-        unique = self._sample_words(list(dict.fromkeys(self._joined(words))))
+        unique, samples = self._sample_words(list(dict.fromkeys(self._joined(words))))
         matches = [self._similar_words(w) for w in unique]
         # words in brackets detail the product ("IONOGRAMA [CLORO. SODIO. POTASIO]"): they count less
         details = set(parsed.aside) - set(parsed.words)
@@ -240,7 +242,7 @@ class Matcher:
             tuple(quantities.values()),
             frozenset(numbers),
             form_weights(unique),
-            facets(unique),
+            facets((*unique, *samples)),
             listed,
             frozenset(details),
         )
@@ -259,21 +261,25 @@ class Matcher:
                 i += 1
         return out
 
-    def _sample_words(self, words: list[str]) -> list[str]:
-        """Read "creatininemia" as "creatinina" in blood and "proteinuria" as "proteina" in urine."""
+    def _sample_words(self, words: list[str]) -> tuple[list[str], list[str]]:
+        """Read "creatininemia" as "creatinina" in blood and "proteinuria" as "proteina" in urine.
+
+        Return the words and the samples named ("sangre", "orina") for the facets."""
         out: list[str] = []
+        samples: list[str] = []
         for word in words:
-            for suffix, sample in (("emia", "sangre"), ("uria", "orina")):
+            for suffix, sample, said in _SAMPLES:
                 stem = word.removesuffix(suffix)
                 if stem == word or word in self._postings or len(stem) < 3:
                     continue
                 named = next((stem + end for end in _STEM_ENDINGS if stem + end in self._postings), None)
                 if named is not None:
-                    out.extend((named, sample))
+                    out.extend((named, *(w for w in said if w in self._postings)))
+                    samples.append(sample)
                     break
             else:
                 out.append(word)
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(out)), samples
 
     def _query_weight(self, word: str, matches: Mapping[str, float]) -> float:
         if is_number(word):

@@ -41,7 +41,7 @@ _CONTRADICTION_FACTOR = 0.85
 _FORM_CONTRADICTION_FACTOR = 0.7
 # A medication entry against a row that states neither strength nor form ("ACIDO FOLICO"): inventory
 # rows of medicines nearly always say one, rows of lab tests name the drug alone.
-_BARE_NAME_FACTOR = 0.9
+_BARE_NAME_FACTOR = 0.8
 # Credit of a strength written another way: enough to be the same, less than as written, so that
 # "60 mg/2 mL" prefers "60 mg/2 mL" to "30 mg/mL".
 SAME_STRENGTH = 0.9

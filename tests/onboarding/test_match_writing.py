@@ -1,0 +1,201 @@
+"""How real inventories write names: formulary wording, strengths per volume, lists, qualifiers, views.
+
+Each case is a kind of writing seen in public formularies and price lists, written here with other
+products than the labelled evaluation set (bench/match_eval/), against a small catalogue built for
+the case, so that a test says which rule decided it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from provider_products.onboarding.match import CatalogueEntry, InventoryItem, Matcher, accepted, parse_name
+from provider_products.onboarding.match.names import view_count
+
+_NUMBER = iter(range(1, 10_000))
+
+
+def entry(name: str, product_type: str = "MEDICATION", **fields: str) -> CatalogueEntry:
+    return CatalogueEntry(f"T-{next(_NUMBER):04d}", product_type, name, **fields)
+
+
+def fill(entries: list[CatalogueEntry], name: str) -> str | None:
+    """The entry name a row is confidently given, or None."""
+    found = Matcher(entries).candidates(InventoryItem(line=2, name=name), top=3)
+    chosen = accepted(found)
+    return chosen.name if chosen else None
+
+
+def top(entries: list[CatalogueEntry], name: str) -> str:
+    return Matcher(entries).candidates(InventoryItem(line=2, name=name), top=3)[0].name
+
+
+def keys(text: str) -> set[tuple[str, float]]:
+    return {q.key for q in parse_name(text).quantities}
+
+
+# --- strengths --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        # formulary wording: the amounts after "cada N ml" / "cada N g" are per that much
+        ("SUSPENSION CADA 5 ML CONTIENE: AMOXICILINA 250 MG", {("mass/ml", 50.0)}),
+        ("CREMA CADA 100 G CONTIENE: HIDROCORTISONA 1 G. ENVASE CON 20 G", {("percent", 1.0)}),
+        ("GEL CADA GRAMO CONTIENE: DICLOFENACO 10 MG", {("percent", 1.0)}),
+        # "x 50 mg" is a strength; "x 30" and "caja x 30" are packs
+        ("LOSARTAN X 50 MG X 30 TABLETAS", {("mass", 50.0)}),
+        # a packaging word before a percentage does not swallow it; the tube's grams are not a strength
+        ("CLOTRIMAZOL TU 1% CREMA 20 G", {("percent", 1.0)}),
+    ],
+)
+def test_strengths_as_formularies_write_them(written: str, expected: set[tuple[str, float]]) -> None:
+    assert keys(written) == expected
+
+
+def test_an_amount_times_a_volume_is_a_concentration() -> None:
+    (quantity,) = parse_name("DEXAMETASONA 8 MG X 2 ML AMPOLLA").quantities
+    assert quantity.concentration == ("mass/ml", 4.0)
+
+
+def test_the_volume_decides_between_two_concentrations_of_one_amount() -> None:
+    catalogue = [entry("Dexametasona 8 mg/2 mL Solución inyectable")]
+    assert fill(catalogue, "DEXAMETASONA 8 MG X 2 ML AMPOLLA") == catalogue[0].name
+    assert fill(catalogue, "DEXAMETASONA 8 MG X 1 ML AMPOLLA") is None
+
+
+def test_an_ampoule_amount_is_its_per_ml_strength_but_a_bare_amount_is_not() -> None:
+    catalogue = [entry("Furosemida 10 mg/mL Solución inyectable")]
+    assert fill(catalogue, "FUROSEMIDA 10 MG AMPOLLA") == catalogue[0].name
+    # no form: "10 MG" is a tablet's amount, not the solution's concentration
+    assert fill(catalogue, "FUROSEMIDA 10 MG") is None
+
+
+def test_a_combination_may_be_written_as_its_total() -> None:
+    catalogue = [entry("Ampicilina + Sulbactam 1 g/500 mg Polvo para solución inyectable")]
+    assert fill(catalogue, "AMPICILINA/SULBACTAM FA 1,5 G") == catalogue[0].name
+
+
+# --- forms and routes -------------------------------------------------------------------------------
+
+
+def test_an_eye_ointment_is_not_the_eye_solution() -> None:
+    catalogue = [entry("Tobramicina 0.3 % Solución oftálmica")]
+    assert fill(catalogue, "TOBRAMICINA 0,3% UNG OFT") is None
+    assert fill(catalogue, "TOBRAMICINA 0,3% GOTAS OFTALMICAS") == catalogue[0].name
+
+
+def test_plain_drops_fit_eye_ear_and_nose_but_not_tablets() -> None:
+    nasal = [entry("Oximetazolina 0.05 % Solución nasal")]
+    assert fill(nasal, "OXIMETAZOLINA 0.05% GOTAS") == nasal[0].name
+    tablet = [entry("Loratadina 10 mg Tableta")]
+    assert fill(tablet, "LORATADINA 10 MG GOTAS") is None
+
+
+def test_a_nasal_spray_is_not_an_inhaler() -> None:
+    catalogue = [entry("Budesonida 64 mcg/dosis Aerosol nasal")]
+    assert fill(catalogue, "BUDESONIDA 64 MCG INHALADOR") is None
+
+
+def test_plural_form_words_are_read() -> None:
+    catalogue = [entry("Montelukast 4 mg Tableta masticable"), entry("Montelukast 4 mg Tableta")]
+    assert fill(catalogue, "MONTELUKAST 4 MG TABLETAS MASTICABLES") == "Montelukast 4 mg Tableta masticable"
+
+
+def test_a_contradicting_form_ranks_below_a_strength_written_another_way() -> None:
+    catalogue = [entry("Paracetamol 10 mg/mL Solución inyectable"), entry("Paracetamol 1 g Tableta")]
+    assert top(catalogue, "PARACETAMOL FA 1000 MG") == "Paracetamol 10 mg/mL Solución inyectable"
+
+
+# --- words that do not make another product ----------------------------------------------------------
+
+
+def test_makers_and_pack_words_never_block_a_fill() -> None:
+    catalogue = [entry("Losartán 50 mg Tableta"), entry("Ácido acetilsalicílico 100 mg Tableta")]
+    assert fill(catalogue, "LOSARTAN 50MG TABLETA CAJA X 30 LABORATORIOS GENFAR S.A.") == catalogue[0].name
+    assert (
+        fill(catalogue, "TABLETA CADA TABLETA CONTIENE: LOSARTAN 50 MG. ENVASE CON 30") == catalogue[0].name
+    )
+
+
+def test_another_product_named_in_the_row_still_blocks() -> None:
+    # a word is telling when few of a catalogue's entries have it: give the catalogue some size
+    others = [entry(f"Producto{n} 10 mg Tableta") for n in range(60)]
+    catalogue = [entry("Losartán 50 mg Tableta"), entry("Hidroclorotiazida 12.5 mg Tableta"), *others]
+    assert fill(catalogue, "LOSARTAN HIDROCLOROTIAZIDA 50 MG TABLETA") is None
+
+
+def test_ac_is_an_acid_or_an_antibody() -> None:
+    catalogue = [entry("Anticuerpos antinucleares", "LAB"), entry("Ácido úrico", "LAB")]
+    assert top(catalogue, "AC ANTINUCLEARES") == "Anticuerpos antinucleares"
+    assert top(catalogue, "AC URICO") == "Ácido úrico"
+
+
+# --- studies ------------------------------------------------------------------------------------------
+
+
+def test_a_panel_may_list_what_it_holds_in_brackets() -> None:
+    catalogue = [entry("Perfil lipídico", "LAB"), entry("Colesterol total", "LAB")]
+    row = "PERFIL LIPIDICO [COLESTEROL TOTAL, HDL, LDL Y TRIGLICERIDOS]"
+    assert fill(catalogue, row) == "Perfil lipídico"
+
+
+def test_an_entry_named_only_in_the_brackets_is_not_filled() -> None:
+    catalogue = [entry("Colesterol total", "LAB")]
+    assert fill(catalogue, "PANEL CARDIOVASCULAR [COLESTEROL TOTAL, HDL, LDL Y TRIGLICERIDOS]") is None
+
+
+def test_a_qualifier_the_entry_does_not_state_takes_its_default() -> None:
+    catalogue = [entry("Troponina I", "LAB"), entry("Procalcitonina", "LAB")]
+    assert fill(catalogue, "TROPONINA I CUALITATIVA") is None
+    assert fill(catalogue, "PROCALCITONINA CUANTITATIVA POR QUIMIOLUMINISCENCIA") == "Procalcitonina"
+
+
+def test_an_unstated_approach_is_the_open_one() -> None:
+    catalogue = [
+        entry("Colecistectomía laparoscópica", "PROCEDURE"),
+        entry("Colecistectomía abierta", "PROCEDURE"),
+    ]
+    assert top(catalogue, "COLECISTECTOMIA") == "Colecistectomía abierta"
+    assert fill(catalogue, "COLECISTECTOMIA LAPAROSCOPICA") == "Colecistectomía laparoscópica"
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"), [("CALCEMIA", "Calcio sérico"), ("CALCIURIA", "Calcio en orina")]
+)
+def test_emia_is_blood_and_uria_is_urine(row: str, expected: str) -> None:
+    catalogue = [entry("Calcio sérico", "LAB"), entry("Calcio en orina", "LAB")]
+    assert fill(catalogue, row) == expected
+
+
+def test_words_the_catalogue_joins_are_joined() -> None:
+    catalogue = [entry("Aspartato aminotransferasa (AST)", "LAB")]
+    assert fill(catalogue, "ASPARTATO AMINO TRANSFERASA") == catalogue[0].name
+
+
+def test_a_drug_name_alone_is_its_level_test_before_the_medicine() -> None:
+    catalogue = [entry("Digoxina 0.25 mg Tableta"), entry("Niveles de digoxina", "LAB")]
+    assert top(catalogue, "DIGOXINA") == "Niveles de digoxina"
+    assert top(catalogue, "DIGOXINA 0,25 MG") == "Digoxina 0.25 mg Tableta"
+
+
+@pytest.mark.parametrize(
+    ("row", "views"),
+    [("RX TORAX PA Y LATERAL", 2), ("RX TORAX AP O LATERAL", 1), ("RX COLUMNA AP, LATERAL Y OBLICUAS", 4)],
+)
+def test_x_ray_views_are_counted(row: str, views: int) -> None:
+    assert view_count(row) == views
+
+
+def test_x_ray_views_pick_the_number_of_projections() -> None:
+    catalogue = [
+        entry("Radiografía de tórax (1 proyección)", "IMAGING"),
+        entry("Radiografía de tórax (2 proyecciones)", "IMAGING"),
+    ]
+    assert fill(catalogue, "RX TORAX PA Y LATERAL") == "Radiografía de tórax (2 proyecciones)"
+    assert fill(catalogue, "RX TORAX PA") == "Radiografía de tórax (1 proyección)"
+
+
+def test_ordinals_are_not_numbers() -> None:
+    assert parse_name("COLUMNA LUMBAR FOCALIZADA EN EL 5° ESPACIO").numbers == ()
