@@ -37,6 +37,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+import match_real
 from harness import BENCH_DIR, OUT_DIR
 from harness.results import write_results
 from match_variations import KINDS, MED_ONLY, vary
@@ -397,8 +398,12 @@ def main(argv: list[str] | None = None) -> int:
     report["right_best_score_median"] = statistics.median(right) if right else 0.0
     if args.scale_size:
         report["scale"] = scale_run(args.scale_size, args.seed, args.scale_rows)
+    # the real names (bench/match_eval/real_names.csv) next to the synthetic sample
+    real = match_real.evaluate(matcher, match_real.read_real_set())
+    report["real"] = real["by_type"]
 
-    text = markdown(report)
+    text = markdown(report) + "\n\n## Real inventory names (bench/match_eval/real_names.csv)\n\n"
+    text += "\n".join(match_real.markdown(real))
     print(text)
     if args.failures:
         print_failures(args.failures, entries, (rows, outcomes), (absent_rows, absent_outcomes))

@@ -7,6 +7,8 @@ the case, so that a test says which rule decided it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from provider_products.onboarding.match import CatalogueEntry, InventoryItem, Matcher, accepted, parse_name
@@ -15,7 +17,7 @@ from provider_products.onboarding.match.names import view_count
 _NUMBER = iter(range(1, 10_000))
 
 
-def entry(name: str, product_type: str = "MEDICATION", **fields: str) -> CatalogueEntry:
+def entry(name: str, product_type: str = "MEDICATION", **fields: Any) -> CatalogueEntry:
     return CatalogueEntry(f"T-{next(_NUMBER):04d}", product_type, name, **fields)
 
 
@@ -199,3 +201,44 @@ def test_x_ray_views_pick_the_number_of_projections() -> None:
 
 def test_ordinals_are_not_numbers() -> None:
     assert parse_name("COLUMNA LUMBAR FOCALIZADA EN EL 5° ESPACIO").numbers == ()
+
+
+def test_equivalent_strengths_are_one_strength() -> None:
+    (quantity,) = parse_name(
+        "CADA TABLETA CONTIENE: CARBONATO DE CALCIO 1250 MG EQUIVALENTE A 500 MG DE CALCIO"
+    ).quantities
+    assert ("mass", 500.0) in quantity.keys
+    assert ("mass", 1250.0) in quantity.keys
+
+
+def test_a_brand_and_form_without_strength_fill_the_only_strength_there_is() -> None:
+    catalogue = [
+        entry("Furosemida 20 mg/2 mL Solución inyectable", synonyms=("Lasix",)),
+        entry("Furosemida 40 mg Tableta", synonyms=("Lasix",)),
+        entry("Furosemida 80 mg Tableta", synonyms=("Lasix",)),
+    ]
+    assert fill(catalogue, "LASIX AMPOLLAS") == "Furosemida 20 mg/2 mL Solución inyectable"
+    # two tablet strengths: the row does not say which
+    assert fill(catalogue, "LASIX TABLETAS") is None
+    # a strength written without units that is not the entry's is not "no strength"
+    assert fill(catalogue, "LASIX AMPOLLAS 10/1") is None
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("VALPROATO DE SODIO 250 MG/5 ML JARABE", "Ácido valproico 250 mg/5 mL Jarabe"),
+        ("L-TIROXINA CM 100 MCG", "Levotiroxina sódica 100 mcg Tableta"),
+        ("IPRATROPIO BR 20 MCG INHALADOR", "Bromuro de ipratropio 20 mcg/dosis Aerosol para inhalación"),
+        ("CEFUROXIMA 500MG TABLETA CAJA X 10 AC FARMA S.A.C", "Cefuroxima 500 mg Tableta"),
+    ],
+)
+def test_salts_prefixes_and_makers_initials(row: str, expected: str) -> None:
+    catalogue = [
+        entry("Ácido valproico 250 mg/5 mL Jarabe"),
+        entry("Levotiroxina sódica 100 mcg Tableta"),
+        entry("Bromuro de ipratropio 20 mcg/dosis Aerosol para inhalación"),
+        entry("Cefuroxima 500 mg Tableta"),
+        entry("Ácido ascórbico 500 mg Tableta"),
+    ]
+    assert fill(catalogue, row) == expected

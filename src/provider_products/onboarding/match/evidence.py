@@ -29,6 +29,7 @@ from provider_products.onboarding.match.vocabulary import (
     MINOR_WORDS,
 )
 
+STRENGTH_MISSING = "strength missing"
 # A core word counts as named at this similarity (one typo in a long word, an abbreviation).
 _NAMED = 0.8
 # A row word the catalogue knows this well (IDF) and the entry does not explain is a different product.
@@ -102,7 +103,7 @@ def _strength(query: Query, indexed: Indexed) -> tuple[str, str | None]:
     if not query.quantities:
         if query.numbers and query.numbers <= _numbers(indexed):
             return f"strength {shown}", None
-        return "", "strength missing"
+        return "", STRENGTH_MISSING
     total = _total(indexed)
     if total is not None and len(query.quantities) == 1 and total in query.quantities[0].keys:
         return f"strength {shown} (total)", None
@@ -149,11 +150,9 @@ def _total(indexed: Indexed) -> tuple[str, float] | None:
 
 
 def _both_injectable(query: Query, indexed: Indexed) -> bool:
-    """An ampoule's "40 mg" is its "40 mg/mL" when the name gives no volume (ampoules are mostly 1 mL)."""
+    """An ampoule's "40 mg" is its "40 mg/mL" when one name gives no volume (ampoules are mostly 1 mL)."""
     row, entry = query.facets, indexed.facets
-    if row is None or entry is None or "inyectable" not in row.families & entry.families:
-        return False
-    return all(q.volume is None and not q.dimension.endswith("/ml") for q in query.quantities)
+    return row is not None and entry is not None and "inyectable" in row.families & entry.families
 
 
 def _unexplained(
@@ -164,6 +163,8 @@ def _unexplained(
     previous = ""
     for word, matches in zip(query.words, query.matches, strict=True):
         salt = word in _CATIONS and previous.endswith(("ato", "uro", "ito"))
+        # a medicine's row ends in makers' initials ("S.A.C", "AG", "AC FARMA"); a study's "B" or "C" counts
+        salt = salt or (len(word) <= 2 and indexed.entry.product_type == "MEDICATION")
         previous = word
         if salt or not _significant(word, matches, query, idf, names):
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -12,7 +13,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from provider_products.onboarding.match.catalogue import CatalogueEntry
-from provider_products.onboarding.match.evidence import assess
+from provider_products.onboarding.match.evidence import STRENGTH_MISSING, assess
 from provider_products.onboarding.match.facets import QUALIFIER_WORDS, facets
 from provider_products.onboarding.match.inventory import InventoryItem
 from provider_products.onboarding.match.names import is_number, parse_name, rewrite_phrases, view_count
@@ -137,6 +138,19 @@ def _ingredient_words(entry: CatalogueEntry) -> tuple[str, ...]:
     return (*parsed.words, *parsed.aside)
 
 
+def _acid(word: str) -> tuple[str, ...]:
+    """The acid a salt's anion names: "valproato" is "acido valproico", "ascorbato" "acido ascorbico"."""
+    if len(word) > 6 and word.endswith("ato"):
+        return "acido", word[:-3] + "ico"
+    return ()
+
+
+def _sibling_key(indexed: Indexed) -> tuple[str, frozenset[str], frozenset[str]]:
+    """What entries that differ only in strength share: type, core words and form family."""
+    families = indexed.facets.families if indexed.facets else frozenset()
+    return indexed.entry.product_type, frozenset(indexed.core), families
+
+
 def _singulars(word: str) -> tuple[str, ...]:
     """The singulars a plural may stand for: "oidos" is "oido", "rodillas" "rodilla", "vasos" "vaso"."""
     if len(word) < 5 or not word.endswith("s"):
@@ -166,6 +180,7 @@ class Matcher:
                 postings.setdefault(word, []).append(number)
         self._postings = {word: frozenset(ids) for word, ids in postings.items()}
         self._names = frozenset(w for e in self._entries for w in e.name_words)
+        self._siblings = Counter(_sibling_key(e) for e in self._entries)
         self._strength_postings = _strength_postings(self._entries)
         size = max(1, len(self._entries))
         self._idf = {word: math.log(1.0 + size / len(ids)) for word, ids in postings.items()}
@@ -202,12 +217,21 @@ class Matcher:
             reason, blocked = (
                 assess(query, indexed, self._idf, self._names) if rank < _ASSESSED else ("", "not checked")
             )
+            if blocked == STRENGTH_MISSING and self._only_strength(query, indexed):
+                # "LASIX AMPOLLAS": the catalogue has one furosemide injectable, so the row is that one
+                reason, blocked = f"{reason}, the only strength of this product in the catalogue", None
             out.append(Candidate(indexed.entry.product_code, indexed.entry.name, value, reason, blocked))
         passing = [c for c in out if c.blocked is None]
         if len(passing) > 1 and passing[0].score - passing[1].score < _TIE_MARGIN:
             tie = f"two candidates tie: {passing[0].product_code} and {passing[1].product_code}"
             out = [replace(c, blocked=tie) if c.blocked is None else c for c in out]
         return out[:top]
+
+    def _only_strength(self, query: Query, indexed: Indexed) -> bool:
+        """Whether the row states a form and the entry is the only one of its product and form family."""
+        if query.facets is None or not query.facets.states_form or query.numbers:
+            return False  # "COTRIMOXAZOL CM(80/400)" states another strength without units
+        return self._siblings[_sibling_key(indexed)] == 1
 
     # --- query side -------------------------------------------------------------------------------
 
@@ -253,6 +277,8 @@ class Matcher:
         i = 0
         while i < len(words):
             pair = words[i] + words[i + 1] if i + 1 < len(words) else ""
+            if words[i] == "l" and "levo" + pair[1:] in self._postings:
+                pair = "levo" + pair[1:]  # "L-TIROXINA" is levotiroxina
             if pair in self._postings and words[i] not in self._postings:
                 out.append(pair)
                 i += 2
@@ -297,7 +323,7 @@ class Matcher:
         found: dict[str, float] = {}
         if word in self._postings:
             found[word] = 1.0
-        for other in (*WORD_SYNONYMS.get(word, ()), *_singulars(word)):
+        for other in (*WORD_SYNONYMS.get(word, ()), *_singulars(word), *_acid(word)):
             if other in self._postings:
                 found.setdefault(other, _SYNONYM_SIM)
         if not is_number(word):

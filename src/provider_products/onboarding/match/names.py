@@ -165,6 +165,8 @@ class _NameParser:
     # what the amounts that follow are per: ("volume", 5.0) after "cada 5 ml", ("mass", 100000.0)
     # after "cada 100 g"
     per: tuple[str, float] | None = None
+    # after "equivalente a", the next strength is the previous one written another way
+    equivalent: bool = False
 
     def parse(self) -> ParsedName:
         i = 0
@@ -209,6 +211,8 @@ class _NameParser:
             return self._times(i)
         elif word == "cada":
             return self._per_amount(i)
+        elif word == "equivalente":
+            self.equivalent = bool(self.quantities)
         elif word in PACK_WORDS:
             return self._pack(i)
         elif is_number(word):
@@ -318,8 +322,20 @@ class _NameParser:
             return j
         if self.per is not None and not self.chain:
             found = [self._per_applied(q) for q in found]
+        if self.equivalent:
+            return self._equivalent(found, j)
         self.chain.extend(found)
         self.quantities.extend(found)
+        return j
+
+    def _equivalent(self, found: list[Quantity], j: int) -> int:
+        """Record "INSULINA GLARGINA 3.64 MG EQUIVALENTE A 100 UI" as one strength written two ways."""
+        self.equivalent = False
+        last = self.quantities[-1]
+        extra = tuple(k for q in found for k in q.keys)
+        self.quantities[-1] = Quantity(
+            last.dimension, last.value, last.number, (*last.alternatives, *extra), last.volume
+        )
         return j
 
     def _per_applied(self, quantity: Quantity) -> Quantity:

@@ -136,6 +136,7 @@ ABBREVIATIONS: dict[str, str] = {
     # salts
     "clorh": "clorhidrato",
     "hcl": "clorhidrato",
+    "br": "bromuro",
     "vit": "vitamina",
     # imaging, labs and procedures
     "rx": "radiografia",
@@ -316,6 +317,7 @@ MINOR_WORDS = frozenset(
         "dihidrato",
         "trometamol",
         "cristalina",
+        "bromuro",
     }
 )
 
