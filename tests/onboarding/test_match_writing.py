@@ -242,3 +242,25 @@ def test_salts_prefixes_and_makers_initials(row: str, expected: str) -> None:
         entry("Ácido ascórbico 500 mg Tableta"),
     ]
     assert fill(catalogue, row) == expected
+
+
+def test_a_part_named_in_the_brackets_does_not_outrank_the_whole() -> None:
+    catalogue = [entry("Perfil hepático", "LAB"), entry("Bilirrubina total", "LAB")]
+    row = "PERFIL HEPATICO [BILIRRUBINA TOTAL, TRANSAMINASAS Y FOSFATASA ALCALINA]"
+    assert top(catalogue, row) == "Perfil hepático"
+
+
+def test_an_unstated_side_is_neither_side() -> None:
+    catalogue = [entry("Doppler arterial de miembros bilateral", "IMAGING")]
+    assert top(catalogue, "DOPPLER ARTERIAL DE MIEMBROS INFERIORES") == catalogue[0].name
+    assert fill(catalogue, "DOPPLER ARTERIAL DE MIEMBRO INFERIOR UNILATERAL") is None
+
+
+def test_a_qualifier_written_another_way_names_the_entry_word() -> None:
+    catalogue = [entry("Radiografía de ambos pies", "IMAGING"), entry("Radiografía de pie", "IMAGING")]
+    assert fill(catalogue, "RADIOGRAFIA DE PIES COMPARATIVA") == "Radiografía de ambos pies"
+
+
+def test_concentrations_equal_but_for_rounding_are_the_same() -> None:
+    catalogue = [entry("Lactulosa 3.3 g/5 mL Solución oral")]
+    assert fill(catalogue, "SOLUCION ORAL CADA 100 ML CONTIENEN: LACTULOSA 66.7 G") == catalogue[0].name

@@ -78,6 +78,9 @@ _DEFAULTS = {
     "lado": "unilateral",
     "adicional": "ninguna",
 }
+# What a row that names no value of a group means: only an operation's approach goes without saying
+# (a "Doppler de miembros inferiores" may be one leg or both).
+_ROW_DEFAULTS = {"acceso": "abierta"}
 _FEMININE = {"cuantitativo": "cuantitativa", "cualitativo": "cualitativa", "directo": "directa",
              "indirecto": "indirecta", "comparativas": "comparativa", "comparativo": "comparativa",
              "serico": "serica", "laparoscopico": "laparoscopica", "abierto": "abierta"}  # fmt: skip
@@ -170,6 +173,15 @@ def _contrast(words: list[str]) -> str | None:
     return "sin" if "sin" in before[-1:] else "con"
 
 
+def qualifier_of(word: str) -> tuple[str, str] | None:
+    """The qualifier group and value a word states ("comparativas": lado bilateral), if any."""
+    word = _FEMININE.get(word, word)
+    for group, values in _QUALIFIERS.items():
+        if word in values:
+            return group, values[word]
+    return None
+
+
 QUALIFIER_WORDS = frozenset(w for values in _QUALIFIERS.values() for w in values) | frozenset(_FEMININE)
 
 
@@ -180,7 +192,7 @@ def contradictions(row: Facets, entry: Facets) -> list[str]:
     group the row leaves unsaid: "Apendicectomía" is the open one, not the laparoscopic one."""
     found = _form_contradictions(row, entry)
     for group in row.qualifiers.keys() | entry.qualifiers.keys():
-        value = row.qualifiers.get(group, _DEFAULTS.get(group))
+        value = row.qualifiers.get(group, _ROW_DEFAULTS.get(group))
         other = entry.qualifiers.get(group, _DEFAULTS.get(group))
         if value is not None and other is not None and other != value:
             found.append(f"qualifier contradicts: {value} vs {other}")

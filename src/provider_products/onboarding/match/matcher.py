@@ -27,6 +27,7 @@ from provider_products.onboarding.match.scoring import (
     score,
 )
 from provider_products.onboarding.match.vocabulary import (
+    DESCRIPTIVE_WORDS,
     FORM_MAIN,
     FORM_QUALIFIERS,
     MINOR_WORDS,
@@ -53,6 +54,8 @@ _EDIT_SCALE = 1.2
 _KNOWN_WORD_FUZZY = 0.6
 # Weight of a row word given only in brackets or parentheses, against one of the name itself.
 _DETAIL_WEIGHT = 0.5
+_LISTED_WEIGHT = 0.25
+_DESCRIPTIVE_WEIGHT = 0.2
 # "creatinin-emia" is "creatinina", "calc-emia" is "calcio", "uric-emia" is "urico"
 _STEM_ENDINGS = ("a", "o", "io", "ina", "")
 # suffix, sample, and the catalogue words that say that sample ("Calcio sérico", "Calcio en orina")
@@ -136,6 +139,13 @@ def _ingredient_words(entry: CatalogueEntry) -> tuple[str, ...]:
     # "Cianocobalamina (vitamina B12)": the words in parentheses are names too
     parsed = parse_name(entry.active_ingredient)
     return (*parsed.words, *parsed.aside)
+
+
+def _detail_weight(word: str, details: set[str], listed: frozenset[str]) -> float:
+    """Words in brackets detail the product ("(AP Y LATERAL)"); a list of parts details it least."""
+    if word in listed:
+        return _LISTED_WEIGHT
+    return _DETAIL_WEIGHT if word in details else 1.0
 
 
 def _acid(word: str) -> tuple[str, ...]:
@@ -253,12 +263,13 @@ class Matcher:
         unique, samples = self._sample_words(list(dict.fromkeys(self._joined(words))))
         matches = [self._similar_words(w) for w in unique]
         # words in brackets detail the product ("IONOGRAMA [CLORO. SODIO. POTASIO]"): they count less
-        details = set(parsed.aside) - set(parsed.words)
+        main = set(rewrite_phrases(list(parsed.words)))  # "biometria hematica" is "hemograma"
+        details = set(parsed.aside) - main
+        listed = frozenset(w for g in parsed.groups for w in g) - main
         weights = [
-            self._query_weight(w, m) * (_DETAIL_WEIGHT if w in details else 1.0)
+            self._query_weight(w, m) * _detail_weight(w, details, listed)
             for w, m in zip(unique, matches, strict=True)
         ]
-        listed = frozenset(w for g in parsed.groups for w in g) - set(parsed.words)
         return Query(
             unique,
             matches,
@@ -310,6 +321,8 @@ class Matcher:
     def _query_weight(self, word: str, matches: Mapping[str, float]) -> float:
         if is_number(word):
             return number_weight(word)
+        if word in DESCRIPTIVE_WORDS:
+            return _DESCRIPTIVE_WEIGHT  # "CADA ML CONTIENE", "LABORATORIOS", "METODO AUTOMATICO"
         if not matches:
             return UNKNOWN_WEIGHT
         weight = max(self._idf[w] for w in matches)

@@ -6,11 +6,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from provider_products.onboarding.match.catalogue import CatalogueEntry
-from provider_products.onboarding.match.facets import Facets, contradictions
+from provider_products.onboarding.match.facets import Facets, contradictions, qualifier_of
 from provider_products.onboarding.match.names import Quantity, is_number
 from provider_products.onboarding.match.vocabulary import (
     FORM_MAIN,
     FORM_QUALIFIERS,
+    GENERIC_STUDY_WORDS,
     MINOR_WORDS,
     RELATED_FORMS,
 )
@@ -42,13 +43,19 @@ _FORM_CONTRADICTION_FACTOR = 0.7
 # A medication entry against a row that states neither strength nor form ("ACIDO FOLICO"): inventory
 # rows of medicines nearly always say one, rows of lab tests name the drug alone.
 _BARE_NAME_FACTOR = 0.8
+# An entry that only the bracketed details of a row name ("HEMOGRAMA [... RECUENTO DE PLAQUETAS]" for
+# "Recuento de plaquetas") is a part of the row's product, not the product.
+_DETAILS_ONLY_FACTOR = 0.75
 # Credit of a strength written another way: enough to be the same, less than as written, so that
 # "60 mg/2 mL" prefers "60 mg/2 mL" to "30 mg/mL".
 SAME_STRENGTH = 0.9
 # Credit of the same amount with and without "/mL" ("40 mg" ampoule against "40 mg/mL"): a 1 mL
 # ampoule is both, a tablet's 100 mg is not a syrup's 100 mg/mL.
 PER_ML_UNSTATED = 0.5
+# Concentrations computed from a total and a volume are rounded: 2% apart is the same strength.
+_ROUNDING = 0.02
 _SYNONYM_WORD = 0.97
+_MAIN_NAMED = 0.8
 # A synonym counts when each of its words is matched this well; it then names the entry's core words.
 _SYNONYM_MATCH = 0.8
 
@@ -126,6 +133,8 @@ def _penalty(query: Query, indexed: Indexed) -> float:
     if query.facets is None or indexed.facets is None:
         return 1.0
     found = contradictions(query.facets, indexed.facets)
+    if query.details and not _named_by_main_words(query, indexed):
+        return _DETAILS_ONLY_FACTOR
     if any(not c.startswith("qualifier") for c in found):
         return _FORM_CONTRADICTION_FACTOR
     if found:
@@ -142,6 +151,12 @@ def _penalty(query: Query, indexed: Indexed) -> float:
 def _text_agreement(query: Query, indexed: Indexed, idf: Mapping[str, float]) -> float:
     """Blend how much of the entry's name the row explains and how much of the row the entry does."""
     explained, covered = _explained(query, indexed)
+    if query.facets is not None and indexed.facets is not None:
+        # "comparativas" names "ambas" (both bilateral); "cuantitativo" names "cuantitativa"
+        for word in indexed.words:
+            said = qualifier_of(word)
+            if said is not None and query.facets.qualifiers.get(said[0]) == said[1]:
+                covered[word] = 1.0
     query_total = sum(query.weights)
     precision = explained / query_total if query_total else 0.0
     needed = 0.0
@@ -181,6 +196,13 @@ def _explained(query: Query, indexed: Indexed) -> tuple[float, dict[str, float]]
     return explained, covered
 
 
+def _named_by_main_words(query: Query, indexed: Indexed) -> bool:
+    for word, matches in zip(query.words, query.matches, strict=True):
+        if word not in query.details and any(matches.get(w, 0.0) >= _MAIN_NAMED for w in indexed.all_words):
+            return True
+    return False
+
+
 def synonym_match(query: Query, synonym: tuple[str, ...]) -> float:
     """How well the row names all the words of a synonym (0 when one is missing)."""
     words = [w for w in synonym if not is_number(w)]
@@ -204,7 +226,7 @@ def _entry_weight(word: str, idf: Mapping[str, float]) -> float:
     if is_number(word):
         return number_weight(word)
     weight = idf.get(word, UNKNOWN_WEIGHT)
-    if word in MINOR_WORDS:
+    if word in MINOR_WORDS or word in GENERIC_STUDY_WORDS:
         return weight * MINOR_WEIGHT
     # inventories often leave the form out; when they give it, the form agreement counts it
     return weight * _FORM_RECALL_WEIGHT if word in FORM_MAIN or word in FORM_QUALIFIERS else weight
@@ -251,14 +273,22 @@ def credit(quantity: Quantity, indexed: Indexed) -> float:
     return max((pair_credit(quantity, q) for q in indexed.quantities), default=0.0)
 
 
+def _close(a: tuple[str, float] | None, b: tuple[str, float] | None) -> bool:
+    """Two concentrations equal but for rounding ("66.7 g/100 mL" and "3.3 g/5 mL")."""
+    if a is None or b is None or a[0] != b[0] or max(a[1], b[1]) <= 0:
+        return False
+    return abs(a[1] - b[1]) / max(a[1], b[1]) <= _ROUNDING
+
+
 def pair_credit(row: Quantity, entry: Quantity) -> float:
     """Credit of one row strength against one entry strength (see ``credit``)."""
     row_concentration, entry_concentration = row.concentration, entry.concentration
-    if row.volume and entry.volume and row_concentration != entry_concentration:
+    close = _close(row_concentration, entry_concentration)
+    if row.volume and entry.volume and not close:
         return 0.0
     if row.key == entry.key:
         return 1.0
-    if row.keys & entry.keys:
+    if row.keys & entry.keys or close:
         return SAME_STRENGTH
     if row_concentration is not None and entry_concentration is not None:
         return 0.0

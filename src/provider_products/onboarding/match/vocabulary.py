@@ -188,6 +188,8 @@ PHRASE_SYNONYMS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("cuadro", "hematico"): ("hemograma",),
     ("biometria", "hematica"): ("hemograma",),
     ("parcial", "orina"): ("examen", "general", "orina"),
+    ("posicion", "vertical"): ("pie",),
+    ("bipedestacion",): ("pie",),
 }
 
 # Units -> (dimension, factor to the dimension's base unit).
@@ -349,3 +351,9 @@ DESCRIPTIVE_WORDS = frozenset(
         "sod", "medica", "medico", "especialidad", "adulto", "adultos", "paciente", "servicio",
     }
 )  # fmt: skip
+
+# Words of a study's name that say little about which study it is ("Niveles de carbamazepina",
+# "Calcio sérico"): they weigh little when a row leaves them out.
+GENERIC_STUDY_WORDS = frozenset(
+    {"niveles", "serico", "serica", "sericos", "sericas", "plasmatico", "plasmatica", "sanguineo"}
+)
