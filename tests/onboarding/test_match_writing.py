@@ -264,3 +264,9 @@ def test_a_qualifier_written_another_way_names_the_entry_word() -> None:
 def test_concentrations_equal_but_for_rounding_are_the_same() -> None:
     catalogue = [entry("Lactulosa 3.3 g/5 mL Solución oral")]
     assert fill(catalogue, "SOLUCION ORAL CADA 100 ML CONTIENEN: LACTULOSA 66.7 G") == catalogue[0].name
+
+
+def test_delayed_release_is_not_extended_release() -> None:
+    catalogue = [entry("Omeprazol 20 mg Cápsula"), entry("Nifedipino 30 mg Tableta de liberación prolongada")]
+    assert fill(catalogue, "OMEPRAZOL 20 MG CAP. LIB. RETARDADA") == "Omeprazol 20 mg Cápsula"
+    assert fill(catalogue, "NIFEDIPINO 30 MG TAB") is None

@@ -44,6 +44,7 @@ _KINDS = {
     "masticable": "masticable",
     "efervescente": "efervescente",
 }
+_NOT_EXTENDED = frozenset({"inmediata", "retardada", "entérica", "enterica"})
 _EXTENDED = frozenset({"prolongada", "modificada", "sostenida", "extendida", "retard", "oros", "depot"})
 # Study qualifiers: each group's values exclude each other when both names state one.
 _QUALIFIERS: dict[str, dict[str, str]] = {
@@ -114,7 +115,8 @@ def facets(words: Iterable[str]) -> Facets:
     present = set(seq)
     families = _families(present)
     kind = next((_KINDS[w] for w in seq if w in _KINDS), None)
-    extended = bool(present & _EXTENDED) or ("liberacion" in present and "inmediata" not in present)
+    # "liberación prolongada" is extended; "liberación retardada" (enteric) and "inmediata" are not
+    extended = bool(present & _EXTENDED) or ("liberacion" in present and not present & _NOT_EXTENDED)
     return Facets(
         families=families,
         oral="oral" in present,

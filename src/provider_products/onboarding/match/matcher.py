@@ -141,6 +141,23 @@ def _ingredient_words(entry: CatalogueEntry) -> tuple[str, ...]:
     return (*parsed.words, *parsed.aside)
 
 
+def _settle_ties(out: list[Candidate]) -> list[Candidate]:
+    """Block the passing candidates that tie at the top, unless one is named by its own name."""
+    passing = [c for c in out if c.blocked is None]
+    if len(passing) < 2 or passing[0].score - passing[1].score >= _TIE_MARGIN:
+        return out
+    # the same product twice in the catalogue ("Paracetamol 500 mg" and "Acetaminofén 500 mg"): the
+    # entry the row names by its own name wins over the one it names through a synonym
+    direct = [c for c in passing[:2] if not c.reason.startswith("synonym")]
+    if len(direct) == 1:
+        winner = direct[0]
+        same = f"the same product as {winner.product_code}, named through a synonym"
+        rest = (replace(c, blocked=same) if c in passing[:2] else c for c in out if c is not winner)
+        return [winner, *rest]
+    tie = f"two candidates tie: {passing[0].product_code} and {passing[1].product_code}"
+    return [replace(c, blocked=tie) if c.blocked is None else c for c in out]
+
+
 def _detail_weight(word: str, details: set[str], listed: frozenset[str]) -> float:
     """Words in brackets detail the product ("(AP Y LATERAL)"); a list of parts details it least."""
     if word in listed:
@@ -231,11 +248,7 @@ class Matcher:
                 # "LASIX AMPOLLAS": the catalogue has one furosemide injectable, so the row is that one
                 reason, blocked = f"{reason}, the only strength of this product in the catalogue", None
             out.append(Candidate(indexed.entry.product_code, indexed.entry.name, value, reason, blocked))
-        passing = [c for c in out if c.blocked is None]
-        if len(passing) > 1 and passing[0].score - passing[1].score < _TIE_MARGIN:
-            tie = f"two candidates tie: {passing[0].product_code} and {passing[1].product_code}"
-            out = [replace(c, blocked=tie) if c.blocked is None else c for c in out]
-        return out[:top]
+        return _settle_ties(out)[:top]
 
     def _only_strength(self, query: Query, indexed: Indexed) -> bool:
         """Whether the row states a form and the entry is the only one of its product and form family."""

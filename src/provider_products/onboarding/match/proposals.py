@@ -63,7 +63,10 @@ def accepted(
     """Return the candidate to write as the row's product_code, or ``None`` when a person must choose."""
     if not candidates or candidates[0].blocked is not None or candidates[0].score < accept_score:
         return None
-    if len(candidates) > 1 and candidates[0].score - candidates[1].score < margin:
+    # a close second that the matcher ruled out (another strength, a contradicting form, the same
+    # product named through a synonym) does not make the row a coin toss
+    rivals = [c for c in candidates[1:] if c.blocked is None or c.blocked == "not checked"]
+    if rivals and candidates[0].score - rivals[0].score < margin:
         return None
     return candidates[0]
 
