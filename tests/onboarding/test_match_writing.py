@@ -270,3 +270,16 @@ def test_delayed_release_is_not_extended_release() -> None:
     catalogue = [entry("Omeprazol 20 mg Cápsula"), entry("Nifedipino 30 mg Tableta de liberación prolongada")]
     assert fill(catalogue, "OMEPRAZOL 20 MG CAP. LIB. RETARDADA") == "Omeprazol 20 mg Cápsula"
     assert fill(catalogue, "NIFEDIPINO 30 MG TAB") is None
+
+
+def test_a_tariffs_list_of_alternative_views_says_no_number() -> None:
+    assert (
+        view_count("RADIOGRAFIA DE TORAX (P.A. O A.P. Y LATERAL, DECUBITO LATERAL, OBLICUAS O LATERAL)")
+        is None
+    )
+    assert view_count("RX TORAX P.A. Y LATERAL") == 2
+
+
+def test_a_body_part_names_its_adjective() -> None:
+    catalogue = [entry("Ecografía renal", "IMAGING"), entry("Radiografía de abdomen", "IMAGING")]
+    assert fill(catalogue, "ECOGRAFIA DE RIÑONES") == "Ecografía renal"

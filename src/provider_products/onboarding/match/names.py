@@ -401,17 +401,24 @@ def rewrite_phrases(words: list[str]) -> list[str]:
 
 # The views of an x-ray: "AP Y LATERAL" is two projections, "AP O LATERAL" one, "OBLICUAS" two.
 _VIEWS = {"ap": 1, "pa": 1, "lateral": 1, "frontal": 1, "oblicua": 1, "oblicuas": 2, "axial": 1,
-          "anteroposterior": 1, "posteroanterior": 1, "lordotica": 1, "rotacion": 1}  # fmt: skip
+          "anteroposterior": 1, "posteroanterior": 1, "lordotica": 1, "rotacion": 1,
+          "decubito": 1}  # fmt: skip
+_DOTTED_VIEW = re.compile(r"\b([ap])\.\s?([ap])\b\.?")
 
 
 def view_count(text: str) -> int | None:
-    """Count the projections an x-ray's name lists ("AP y lateral": 2); ``None`` when it lists none."""
-    words = [t for t in _TOKEN.findall(_clean(text)) if t.isalpha()]
+    """Count the projections an x-ray's name lists ("AP y lateral": 2); ``None`` when it lists none.
+
+    A list of alternatives ("P.A. O A.P. Y LATERAL, DECUBITO LATERAL, OBLICUAS O LATERAL": a tariff's
+    generic chest x-ray) says no number, except two views joined by "o", which is one of them."""
+    folded = _DOTTED_VIEW.sub(r"\1\2", fold(text))
+    words = [t for t in _TOKEN.findall(folded) if t.isalpha()]
     count = sum(_VIEWS.get(w, 0) for w in words)
-    # "AP O LATERAL": one of the two
     either = sum(
         1
         for a, o, b in zip(words, words[1:], words[2:], strict=False)
         if o == "o" and a in _VIEWS and b in _VIEWS
     )
+    if either and count > 2:
+        return None
     return (count - either) or None

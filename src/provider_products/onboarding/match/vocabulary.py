@@ -179,6 +179,27 @@ WORD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "nariz": ("nasal",),
     "oido": ("otica",),
 }
+# Body parts and their adjectives: "ecografía de abdomen" is the "ecografía abdominal".
+_ANATOMY = (
+    ("abdomen", "abdominal"),
+    ("torax", "toracico", "toracica"),
+    ("craneo", "craneal"),
+    ("cerebro", "cerebral"),
+    ("pelvis", "pelvico", "pelvica"),
+    ("mama", "mamaria", "mamas"),
+    ("tiroides", "tiroidea", "tiroideo"),
+    ("rinon", "rinones", "renal", "renales"),
+    ("higado", "hepatico", "hepatica"),
+    ("corazon", "cardiaco", "cardiaca"),
+    ("prostata", "prostatico", "prostatica"),
+    ("testiculo", "testicular", "testiculos"),
+    ("cuello", "cervical"),
+    ("utero", "uterino", "uterina"),
+    ("vejiga", "vesical"),
+)
+for _words in _ANATOMY:
+    for _word in _words:
+        WORD_SYNONYMS[_word] = (*WORD_SYNONYMS.get(_word, ()), *(w for w in _words if w != _word))
 # Several-word names (after stop words are dropped) rewritten in inventory rows only.
 PHRASE_SYNONYMS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("solucion", "salina"): ("cloruro", "sodio", "solucion"),
@@ -320,6 +341,7 @@ MINOR_WORDS = frozenset(
         "trometamol",
         "cristalina",
         "bromuro",
+        "trometamina",
     }
 )
 
