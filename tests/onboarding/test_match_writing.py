@@ -283,3 +283,15 @@ def test_a_tariffs_list_of_alternative_views_says_no_number() -> None:
 def test_a_body_part_names_its_adjective() -> None:
     catalogue = [entry("Ecografía renal", "IMAGING"), entry("Radiografía de abdomen", "IMAGING")]
     assert fill(catalogue, "ECOGRAFIA DE RIÑONES") == "Ecografía renal"
+
+
+def test_a_vials_total_is_read_against_the_catalogues_concentration_and_pack() -> None:
+    catalogue = [
+        entry("Paracetamol 10 mg/mL Solución inyectable", presentation="Frasco x 100 mL"),
+        entry("Paracetamol 1 g Tableta", presentation="Caja x 10"),
+        entry("Amoxicilina 250 mg/5 mL Suspensión oral", presentation="Frasco x 100 mL"),
+    ]
+    assert fill(catalogue, "PARACETAMOL FA 1000 MG") == "Paracetamol 10 mg/mL Solución inyectable"
+    assert fill(catalogue, "PARACETAMOL FA 500 MG") is None
+    # an oral liquid is written by its concentration, never by the bottle's total
+    assert fill(catalogue, "AMOXICILINA 5 G SUSPENSION") is None

@@ -23,6 +23,8 @@ class CatalogueEntry:
     active_ingredient: str | None = None
     concentration: str | None = None
     pharmaceutical_form: str | None = None
+    # the pack as sold ("Frasco x 100 mL"): an injectable's volume gives its total per vial
+    presentation: str | None = None
     # brand names, regional and older names: the catalogue's ``synonyms`` field, names only
     synonyms: tuple[str, ...] = ()
 
@@ -52,6 +54,7 @@ def catalogue_entries(
                 active_ingredient=optional_text(record.get("active_ingredient")),
                 concentration=optional_text(record.get("concentration")),
                 pharmaceutical_form=optional_text(record.get("pharmaceutical_form")),
+                presentation=optional_text(record.get("presentation")),
                 synonyms=synonym_names(record.get("synonyms")),
             )
         )

@@ -16,7 +16,15 @@ from provider_products.onboarding.match.catalogue import CatalogueEntry
 from provider_products.onboarding.match.evidence import STRENGTH_MISSING, assess
 from provider_products.onboarding.match.facets import QUALIFIER_WORDS, facets
 from provider_products.onboarding.match.inventory import InventoryItem
-from provider_products.onboarding.match.names import is_number, parse_name, rewrite_phrases, view_count
+from provider_products.onboarding.match.names import (
+    ParsedName,
+    Quantity,
+    is_number,
+    parse_name,
+    rewrite_phrases,
+    view_count,
+    with_pack_total,
+)
 from provider_products.onboarding.match.scoring import (
     MINOR_WEIGHT,
     UNKNOWN_WEIGHT,
@@ -104,12 +112,10 @@ class Candidate:
 def _index(entry: CatalogueEntry) -> Indexed:
     """Parse an entry's name, strengths and form the way rows are parsed."""
     parsed = parse_name(entry.name)
-    extra = parse_name(entry.concentration) if entry.concentration else None
     ingredient = _ingredient_words(entry)
-    # the name's strength is what inventories copy; the concentration field only fills gaps
-    quantities = parsed.quantities or (extra.quantities if extra else ())
-    unique = tuple({q.key: q for q in quantities}.values())
     form_words = parse_name(entry.pharmaceutical_form).words if entry.pharmaceutical_form else ()
+    entry_facets = facets((*parsed.words, *form_words))
+    unique = _entry_quantities(entry, parsed, "inyectable" in entry_facets.families)
     synonyms = _synonym_words(entry)
     not_core = _NOT_CORE.get(entry.product_type, _NOT_CORE_STUDY)
     core = tuple(w for w in parsed.words if w not in not_core and w[0].isalpha())
@@ -123,9 +129,22 @@ def _index(entry: CatalogueEntry) -> Indexed:
         forms=form_weights((*parsed.words, *form_words)),
         core=core,
         synonyms=synonyms,
-        facets=facets((*parsed.words, *form_words)),
+        facets=entry_facets,
         name_words=frozenset((*parsed.words, *parsed.aside, *ingredient)),
     )
+
+
+def _entry_quantities(entry: CatalogueEntry, parsed: ParsedName, injectable: bool) -> tuple[Quantity, ...]:
+    """The entry's strengths: its name's (what inventories copy), else its concentration field's."""
+    quantities = parsed.quantities
+    if not quantities and entry.concentration:
+        quantities = parse_name(entry.concentration).quantities
+    unique = tuple({q.key: q for q in quantities}.values())
+    if injectable and entry.presentation:
+        # "PARACETAMOL FA 1000 MG" for 10 mg/mL in "Frasco x 100 mL"; an oral liquid's bottle total is
+        # never how a row writes it
+        unique = tuple(with_pack_total(q, entry.presentation) for q in unique)
+    return unique
 
 
 def _synonym_words(entry: CatalogueEntry) -> tuple[tuple[str, ...], ...]:

@@ -422,3 +422,25 @@ def view_count(text: str) -> int | None:
     if either and count > 2:
         return None
     return (count - either) or None
+
+
+_PACK_VOLUME = re.compile(r"(\d+(?:[.,]\d+)?)\s*ml\b")
+_INJECTABLE_PACK = re.compile(r"\b(frasco|vial|ampolla|ampolleta|bolsa|jeringa|bulbo|cartucho|pluma)")
+
+
+def with_pack_total(quantity: Quantity, presentation: str) -> Quantity:
+    """Add what one vial holds to a concentration: "10 mg/mL", "Frasco x 100 mL" is also 1000 mg.
+
+    Only for a pack of vials, ampoules, bags or syringes with one volume: inventories write an
+    injectable by its vial's total ("PARACETAMOL FA 1000 MG")."""
+    folded = fold(presentation)
+    volumes = {float(v.replace(",", ".")) for v in _PACK_VOLUME.findall(folded)}
+    concentration = quantity.concentration
+    if len(volumes) != 1 or concentration is None or not _INJECTABLE_PACK.search(folded):
+        return quantity
+    volume = volumes.pop()
+    dimension, per_ml = concentration
+    total = (dimension.removesuffix("/ml"), round(per_ml * volume, 6))
+    return Quantity(
+        quantity.dimension, quantity.value, quantity.number, (*quantity.alternatives, total), quantity.volume
+    )
