@@ -295,3 +295,12 @@ def test_a_vials_total_is_read_against_the_catalogues_concentration_and_pack() -
     assert fill(catalogue, "PARACETAMOL FA 500 MG") is None
     # an oral liquid is written by its concentration, never by the bottle's total
     assert fill(catalogue, "AMOXICILINA 5 G SUSPENSION") is None
+
+
+def test_the_pack_after_envase_does_not_state_the_products_form() -> None:
+    catalogue = [entry("Salbutamol 5 mg/mL Solución para nebulización")]
+    row = "SOLUCION PARA NEBULIZADOR CADA ML CONTIENE: SALBUTAMOL 5 MG. ENVASE CON FRASCO AMPULA CON 10 ML."
+    assert fill(catalogue, row) == catalogue[0].name
+    # without a form in the name, the pack's words are all there is
+    tablet = [entry("Salbutamol 4 mg Tableta")]
+    assert fill(tablet, "SALBUTAMOL 4 MG ENVASE CON 30 TABLETAS") == tablet[0].name

@@ -14,7 +14,7 @@ from rapidfuzz.distance import OSA
 
 from provider_products.onboarding.match.catalogue import CatalogueEntry
 from provider_products.onboarding.match.evidence import STRENGTH_MISSING, assess
-from provider_products.onboarding.match.facets import QUALIFIER_WORDS, facets
+from provider_products.onboarding.match.facets import QUALIFIER_WORDS, Facets, facets
 from provider_products.onboarding.match.inventory import InventoryItem
 from provider_products.onboarding.match.names import (
     ParsedName,
@@ -158,6 +158,15 @@ def _ingredient_words(entry: CatalogueEntry) -> tuple[str, ...]:
     # "Cianocobalamina (vitamina B12)": the words in parentheses are names too
     parsed = parse_name(entry.active_ingredient)
     return (*parsed.words, *parsed.aside)
+
+
+def _row_facets(words: list[str], details: set[str], samples: list[str]) -> Facets:
+    """What the row's name says of form and qualifiers; its details only when the name says no form."""
+    main = [w for w in words if w not in details]
+    named = facets((*main, *samples))
+    if named.states_form or any(w in FORM_MAIN for w in main):  # "SOLUCIÓN ... ENVASE CON FRASCO ÁMPULA"
+        return named
+    return facets((*words, *samples))
 
 
 def _settle_ties(out: list[Candidate]) -> list[Candidate]:
@@ -309,7 +318,7 @@ class Matcher:
             tuple(quantities.values()),
             frozenset(numbers),
             form_weights(unique),
-            facets((*unique, *samples)),
+            _row_facets(unique, details, samples),
             listed,
             frozenset(details),
         )

@@ -167,6 +167,8 @@ class _NameParser:
     per: tuple[str, float] | None = None
     # after "equivalente a", the next strength is the previous one written another way
     equivalent: bool = False
+    # after "ENVASE CON ...", the words describe the pack ("FRASCO ÁMPULA CON 20 ML"), not the product
+    packing: bool = False
 
     def parse(self) -> ParsedName:
         i = 0
@@ -191,7 +193,7 @@ class _NameParser:
         return self.tokens[i] if i < len(self.tokens) else None
 
     def _target(self) -> list[str]:
-        return self.aside if self.depth else self.words
+        return self.aside if self.depth or self.packing else self.words
 
     def _add_word(self, word: str) -> None:
         self._target().append(word)
@@ -201,12 +203,8 @@ class _NameParser:
     def _step(self, i: int) -> int:
         """Consume the token at ``i`` (and those that go with it); return where the next step starts."""
         word = self.tokens[i]
-        if word in ("(", "["):
-            self.depth += 1
-            self.groups.append([])
-            self.joined.append(False)
-        elif word in (")", "]"):
-            self.depth = max(0, self.depth - 1)
+        if word in ("(", "[", ")", "]"):
+            self._bracket(word)
         elif word == "x" and i + 1 < len(self.tokens) and is_number(self.tokens[i + 1]):
             return self._times(i)
         elif word == "cada":
@@ -214,6 +212,7 @@ class _NameParser:
         elif word == "equivalente":
             self.equivalent = bool(self.quantities)
         elif word in PACK_WORDS:
+            self.packing = self.packing or (word == "envase" and bool(self.words))
             return self._pack(i)
         elif is_number(word):
             return self._number(i)
@@ -222,6 +221,14 @@ class _NameParser:
         elif word != "/" and word not in STOP_WORDS:
             self._add_word(word)
         return i + 1
+
+    def _bracket(self, word: str) -> None:
+        if word in ("(", "["):
+            self.depth += 1
+            self.groups.append([])
+            self.joined.append(False)
+        else:
+            self.depth = max(0, self.depth - 1)
 
     def _times(self, i: int) -> int:
         """Read "x N": a pack ("x 30", "x 120 ml"), a strength ("x 25 mg") or a volume ("50 mg x 1 ml")."""
