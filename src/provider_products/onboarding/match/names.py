@@ -209,18 +209,24 @@ class _NameParser:
             return self._times(i)
         elif word == "cada":
             return self._per_amount(i)
-        elif word == "equivalente":
-            self.equivalent = bool(self.quantities)
         elif word in PACK_WORDS:
             self.packing = self.packing or (word == "envase" and bool(self.words))
             return self._pack(i)
         elif is_number(word):
             return self._number(i)
-        elif word in ("y", "o", "e") and self.depth and self.joined:
-            self.joined[-1] = True
-        elif word != "/" and word not in STOP_WORDS:
+        elif not self._marker(word) and word != "/" and word not in STOP_WORDS:
             self._add_word(word)
         return i + 1
+
+    def _marker(self, word: str) -> bool:
+        """Note the words that say how the rest reads ("equivalente a", a list's "y"); say if it was one."""
+        if word == "equivalente":
+            self.equivalent = bool(self.quantities)
+            return True
+        if word in ("y", "o", "e") and self.depth and self.joined:
+            self.joined[-1] = True
+            return True
+        return False
 
     def _bracket(self, word: str) -> None:
         if word in ("(", "["):
