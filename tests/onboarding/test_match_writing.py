@@ -304,3 +304,54 @@ def test_the_pack_after_envase_does_not_state_the_products_form() -> None:
     # without a form in the name, the pack's words are all there is
     tablet = [entry("Salbutamol 4 mg Tableta")]
     assert fill(tablet, "SALBUTAMOL 4 MG ENVASE CON 30 TABLETAS") == tablet[0].name
+
+
+def test_an_acronym_synonym_is_not_read_as_a_form_abbreviation() -> None:
+    catalogue = [
+        entry("Aspartato aminotransferasa (AST)", "LAB", synonyms=("GOT", "TGO")),
+        entry("Paracetamol 100 mg/mL Gotas orales"),
+    ]
+    assert top(catalogue, "PARACETAMOL GOTAS") == "Paracetamol 100 mg/mL Gotas orales"
+    assert fill(catalogue, "TGO") == "Aspartato aminotransferasa (AST)"
+
+
+def test_a_medicines_row_is_never_given_a_lab_test() -> None:
+    catalogue = [entry("Vitamina B12", "LAB"), entry("Cianocobalamina 1 mg/mL Solución inyectable")]
+    assert fill(catalogue, "VITAMINA B12 1MG/ML CAJA X 25 AMPOLLAS") != "Vitamina B12"
+
+
+def test_a_word_nobody_knows_may_make_a_generic_study_another_one() -> None:
+    others = [entry(f"Estudio{n}", "LAB") for n in range(30)]
+    catalogue = [entry("Glucosa sérica", "LAB"), *others]
+    assert fill(catalogue, "GLUCOSA SERICA") == "Glucosa sérica"
+    assert fill(catalogue, "GLUCOSA SERICA, PRUEBA DE SOBRECARGA") is None
+
+
+def test_a_row_naming_both_kinds_is_a_panel() -> None:
+    catalogue = [entry("Bilirrubina directa", "LAB"), entry("Bilirrubina total", "LAB")]
+    assert fill(catalogue, "BILIRRUBINA TOTAL, DIRECTA E INDIRECTA") is None
+    assert fill(catalogue, "BILIRRUBINA DIRECTA") == "Bilirrubina directa"
+
+
+def test_a_special_tablet_is_not_assumed_for_a_row_without_a_form() -> None:
+    catalogue = [entry("Acetilcisteína 600 mg Tableta efervescente")]
+    assert fill(catalogue, "ACETILCISTEINA 600 MG") is None
+    assert fill(catalogue, "ACETILCISTEINA 600 MG TAB EFERVESCENTE") == catalogue[0].name
+
+
+def test_what_a_procedure_does_without_is_not_another_product() -> None:
+    others = [entry(f"Procedimiento{n}", "PROCEDURE") for n in range(30)]
+    catalogue = [
+        entry("Extracción de cuerpo extraño de oído", "PROCEDURE"),
+        entry("Incisión y drenaje", "PROCEDURE"),
+        *others,
+    ]
+    assert fill(catalogue, "EXTRACCION SIN INCISION DE CUERPO EXTRAÑO DE OIDO") == catalogue[0].name
+
+
+def test_laparoscopy_is_written_many_ways() -> None:
+    catalogue = [
+        entry("Apendicectomía abierta", "PROCEDURE"),
+        entry("Apendicectomía laparoscópica", "PROCEDURE"),
+    ]
+    assert top(catalogue, "APENDICECTOMIA POR VIDEOLAPAROSCOPIA") == "Apendicectomía laparoscópica"

@@ -19,6 +19,7 @@ from provider_products.onboarding.match.scoring import (
     Query,
     covered_words,
     credit,
+    medicine_row,
     pair_credit,
     synonym_match,
 )
@@ -30,6 +31,12 @@ from provider_products.onboarding.match.vocabulary import (
 )
 
 STRENGTH_MISSING = "strength missing"
+_STUDIES = frozenset({"LAB", "IMAGING"})
+# Shorter unknown words of a study's row are initials and codes ("(SOMF)", "CUPS 903895" aside).
+_UNKNOWN_LENGTH = 5
+# A study named in one or two words ("Glucosa sérica", "Ecografía transvaginal") is the generic one
+# that a row's extra word may specialise ("GLUCEMIA, PRUEBA DE SOBRECARGA").
+_GENERIC_CORE = 2
 # A core word counts as named at this similarity (one typo in a long word, an abbreviation).
 _NAMED = 0.8
 # A row word the catalogue knows this well (IDF) and the entry does not explain is a different product.
@@ -71,6 +78,10 @@ def assess(
     extra = _unexplained(query, indexed, idf, names)
     if extra:
         problems.append("row words not in the entry: " + ", ".join(extra))
+    problems.extend(_study_problems(query, indexed))
+    unstated = _unstated_kind(query, indexed)
+    if unstated:
+        problems.append(unstated)
     reason = ", ".join(part for part in (_named(query, indexed), strength, _form(indexed)) if part)
     return reason, "; ".join(problems) or None
 
@@ -163,8 +174,11 @@ def _unexplained(
     previous = ""
     for word, matches in zip(query.words, query.matches, strict=True):
         salt = word in _CATIONS and previous.endswith(("ato", "uro", "ito"))
-        # a medicine's row ends in makers' initials ("S.A.C", "AG", "AC FARMA"); a study's "B" or "C" counts
-        salt = salt or (len(word) <= 2 and indexed.entry.product_type == "MEDICATION")
+        # a medicine's row ends in makers' initials ("S.A.C", "AG", "AC FARMA"); a study's "B" or "C"
+        # counts, but not its initials in brackets ("CALCEMIA (Ca)", "(C/U)")
+        initials = len(word) <= 2 and (indexed.entry.product_type == "MEDICATION" or word in query.details)
+        negated = previous == "sin"  # "EXTRACCION SIN INCISION": what is not done
+        salt = salt or initials or negated
         previous = word
         if salt or not _significant(word, matches, query, idf, names):
             continue
@@ -183,6 +197,40 @@ def _significant(
         return False
     known = [w for w, sim in matches.items() if sim >= _SAME_WORD and w in names and w not in _IGNORED]
     return bool(known) and max(idf.get(w, 0.0) for w in known) >= _SIGNIFICANT_IDF
+
+
+def _unstated_kind(query: Query, indexed: Indexed) -> str | None:
+    """An effervescent, chewable or extended-release entry is not assumed for a row that names no form."""
+    row, entry = query.facets, indexed.facets
+    if row is None or entry is None or row.states_form or row.release_stated:
+        return None
+    if entry.kind:
+        return f"the entry is {entry.kind}; the row names no form"
+    return "the entry is extended release; the row names no form" if entry.extended else None
+
+
+def _study_problems(query: Query, indexed: Indexed) -> list[str]:
+    """A lab test or imaging study is not filled for a medicine's row, nor past a word nobody knows."""
+    if indexed.entry.product_type not in _STUDIES:
+        return []
+    problems: list[str] = []
+    if medicine_row(query, indexed):
+        # "VITAMINA B12 1MG/ML AMPOLLAS" is the medicine, not the "Vitamina B12" test
+        problems.append("the row states a medicine's form or strength")
+    unknown = [w for w, m in zip(query.words, query.matches, strict=True) if _unknown(w, m, query)]
+    if unknown and len(indexed.core) <= _GENERIC_CORE:
+        # "GLUCEMIA, PRUEBA DE SOBRECARGA", "ECOGRAFÍA TOCOGINECOLÓGICA": a word that may make another study
+        problems.append("row words unknown to the catalogue: " + ", ".join(unknown))
+    return problems
+
+
+def _unknown(word: str, matches: Mapping[str, float], query: Query) -> bool:
+    """A word of the row's name (not its brackets) that no catalogue word is or looks like."""
+    if any(sim >= _NAMED for sim in matches.values()) or is_number(word) or len(word) < _UNKNOWN_LENGTH:
+        return False
+    if word in query.details:
+        return False
+    return word.isalpha() and word not in _IGNORED
 
 
 def _unexplained_numbers(query: Query, indexed: Indexed) -> list[str]:

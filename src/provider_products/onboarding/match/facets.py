@@ -27,6 +27,11 @@ _FAMILY_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("gotas", frozenset({"gotas"})),
     ("polvo oral", frozenset({"sobre", "granulado"})),
 )
+# Families only a medicine has (a study may be "nasal" or "vaginal", never a tablet).
+MEDICINE_FAMILIES = frozenset(
+    {"inyectable", "capsula", "tableta", "liquido oral", "polvo oral", "gotas", "crema", "unguento", "gel",
+     "locion", "pasta", "parche"}
+)  # fmt: skip
 # Families a bare "oral" (VO) is compatible with.
 _ORAL = frozenset({"capsula", "tableta", "liquido oral", "polvo oral", "gotas"})
 _DROPS = frozenset({"liquido oral", "oftalmica", "otica", "nasal"})
@@ -44,8 +49,10 @@ _KINDS = {
     "masticable": "masticable",
     "efervescente": "efervescente",
 }
-_NOT_EXTENDED = frozenset({"inmediata", "retardada", "entérica", "enterica"})
-_EXTENDED = frozenset({"prolongada", "modificada", "sostenida", "extendida", "retard", "oros", "depot"})
+_NOT_EXTENDED = frozenset({"zok", "inmediata", "retardada", "entérica", "enterica"})
+_EXTENDED = frozenset(
+    {"zok", "prolongada", "modificada", "sostenida", "extendida", "retard", "oros", "depot"}
+)
 # Study qualifiers: each group's values exclude each other when both names state one.
 _QUALIFIERS: dict[str, dict[str, str]] = {
     "lado": {
@@ -66,7 +73,15 @@ _QUALIFIERS: dict[str, dict[str, str]] = {
     },
     "coombs": {"directa": "directa", "indirecta": "indirecta"},
     "via": {"transvaginal": "transvaginal", "transrectal": "transrectal", "transabdominal": "transabdominal"},
-    "acceso": {"laparoscopica": "laparoscopica", "abierta": "abierta"},
+    "acceso": {
+        "laparoscopica": "laparoscopica",
+        "laparoscopia": "laparoscopica",
+        "videolaparoscopia": "laparoscopica",
+        "videolaparoscopica": "laparoscopica",
+        "translaparoscopica": "laparoscopica",
+        "abierta": "abierta",
+        "convencional": "abierta",
+    },
     # "proyección complementaria": an added view, billed apart from the study
     "adicional": {"complementaria": "adicional", "adicional": "adicional", "adicionales": "adicional"},
 }
@@ -100,6 +115,8 @@ class Facets:
     base: str | None  # "liquid" or "semisolid", for eye, ear and nose products
     doppler: bool
     qualifiers: dict[str, str]
+    # groups of which the name states two values: "directa e indirecta", "IgG e IgM" (a panel of both)
+    both: frozenset[str] = frozenset()
 
     @property
     def states_form(self) -> bool:
@@ -109,9 +126,7 @@ class Facets:
 
 def facets(words: Iterable[str]) -> Facets:
     """Read the facets of a parsed name's words."""
-    seq = [_FEMININE.get(w, w) for w in words if w]
-    # "creatininemia", "uricemia": in blood; "proteinuria", "calciuria": in urine
-    seq += ["sangre" for w in seq if w.endswith("emia")] + ["orina" for w in seq if w.endswith("uria")]
+    seq = _normalised(words)
     present = set(seq)
     families = _families(present)
     kind = next((_KINDS[w] for w in seq if w in _KINDS), None)
@@ -127,6 +142,20 @@ def facets(words: Iterable[str]) -> Facets:
         base=_base(present),
         doppler="doppler" in present,
         qualifiers=_qualifiers(seq),
+        both=_both(seq),
+    )
+
+
+def _normalised(words: Iterable[str]) -> list[str]:
+    seq = [_FEMININE.get(w, w) for w in words if w]
+    # "creatininemia", "uricemia": in blood; "proteinuria", "calciuria": in urine
+    return seq + ["sangre" for w in seq if w.endswith("emia")] + ["orina" for w in seq if w.endswith("uria")]
+
+
+def _both(seq: list[str]) -> frozenset[str]:
+    """The qualifier groups of which the name states two values or more."""
+    return frozenset(
+        g for g, values in _QUALIFIERS.items() if len({values[w] for w in seq if w in values}) > 1
     )
 
 
@@ -198,6 +227,7 @@ def contradictions(row: Facets, entry: Facets) -> list[str]:
         other = entry.qualifiers.get(group, _DEFAULTS.get(group))
         if value is not None and other is not None and other != value:
             found.append(f"qualifier contradicts: {value} vs {other}")
+    found.extend(f"qualifier: the row names both {g} kinds" for g in sorted(row.both - entry.both))
     return found
 
 

@@ -19,6 +19,7 @@ from provider_products.onboarding.match.inventory import InventoryItem
 from provider_products.onboarding.match.names import (
     ParsedName,
     Quantity,
+    fold,
     is_number,
     parse_name,
     rewrite_phrases,
@@ -74,6 +75,11 @@ _SYNONYM_SIM = 0.95
 # Candidates checked for a confident fill, and how close (in score) a second one that also passes
 # must be for the row to be a tie.
 _ASSESSED = 5
+# How far below a forbidden best candidate one that nothing forbids may be and still come first.
+_PASSING_REACH = 10.0
+# A synonym written in capitals and this short is an acronym ("GOT", "CPS", "BHC").
+_ACRONYM_LENGTH = 5
+_FORM_WORDS = FORM_MAIN | FORM_QUALIFIERS
 _TIE_MARGIN = 1.0
 # Words that do not identify a product (form, salt, study qualifiers are checked on their own).
 _NOT_CORE_DRUG = (
@@ -131,6 +137,13 @@ def _index(entry: CatalogueEntry) -> Indexed:
         synonyms=synonyms,
         facets=entry_facets,
         name_words=frozenset((*parsed.words, *parsed.aside, *ingredient)),
+        # a study's synonyms are its regional names ("Sangre oculta en heces inmunológica"); a medicine's
+        # are mostly brands, and makers' names in rows must not look like other products
+        identity_words=frozenset(
+            (*parsed.words, *parsed.aside, *ingredient)
+            if entry.product_type == "MEDICATION"
+            else (*parsed.words, *parsed.aside, *(w for s in synonyms for w in s))
+        ),
     )
 
 
@@ -148,8 +161,18 @@ def _entry_quantities(entry: CatalogueEntry, parsed: ParsedName, injectable: boo
 
 
 def _synonym_words(entry: CatalogueEntry) -> tuple[tuple[str, ...], ...]:
-    parsed = (parse_name(s).words for s in entry.synonyms)
-    return tuple(words for words in parsed if words)
+    """The entry's synonyms as words. An acronym stays itself ("GOT" is AST, not "gotas"; "CPS" is
+    coproparasitoscópico, not "capsula"); a synonym of form words only names nothing."""
+    out: list[tuple[str, ...]] = []
+    for synonym in entry.synonyms:
+        folded = fold(synonym).strip()
+        if folded.isalpha() and len(folded) <= _ACRONYM_LENGTH and synonym.strip().isupper():
+            out.append((folded,))
+            continue
+        words = parse_name(synonym).words
+        if any(w not in _FORM_WORDS for w in words):
+            out.append(words)
+    return tuple(out)
 
 
 def _ingredient_words(entry: CatalogueEntry) -> tuple[str, ...]:
@@ -167,6 +190,17 @@ def _row_facets(words: list[str], details: set[str], samples: list[str]) -> Face
     if named.states_form or any(w in FORM_MAIN for w in main):  # "SOLUCIÓN ... ENVASE CON FRASCO ÁMPULA"
         return named
     return facets((*words, *samples))
+
+
+def _passing_first(out: list[Candidate]) -> list[Candidate]:
+    """Put a candidate nothing forbids before close ones that are forbidden ("PSA total" for "PSA libre")."""
+    if not out or out[0].blocked is None:
+        return out
+    near = out[0].score - _PASSING_REACH
+    passing = next((c for c in out if c.blocked is None and c.score >= near), None)
+    if passing is None:
+        return out
+    return [passing, *(c for c in out if c is not passing)]
 
 
 def _settle_ties(out: list[Candidate]) -> list[Candidate]:
@@ -234,7 +268,7 @@ class Matcher:
             for word in indexed.all_words:
                 postings.setdefault(word, []).append(number)
         self._postings = {word: frozenset(ids) for word, ids in postings.items()}
-        self._names = frozenset(w for e in self._entries for w in e.name_words)
+        self._names = frozenset(w for e in self._entries for w in e.identity_words)
         self._siblings = Counter(_sibling_key(e) for e in self._entries)
         self._strength_postings = _strength_postings(self._entries)
         size = max(1, len(self._entries))
@@ -276,7 +310,7 @@ class Matcher:
                 # "LASIX AMPOLLAS": the catalogue has one furosemide injectable, so the row is that one
                 reason, blocked = f"{reason}, the only strength of this product in the catalogue", None
             out.append(Candidate(indexed.entry.product_code, indexed.entry.name, value, reason, blocked))
-        return _settle_ties(out)[:top]
+        return _settle_ties(_passing_first(out))[:top]
 
     def _only_strength(self, query: Query, indexed: Indexed) -> bool:
         """Whether the row states a form and the entry is the only one of its product and form family."""

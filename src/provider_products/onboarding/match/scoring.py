@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from provider_products.onboarding.match.catalogue import CatalogueEntry
-from provider_products.onboarding.match.facets import Facets, contradictions, qualifier_of
+from provider_products.onboarding.match.facets import MEDICINE_FAMILIES, Facets, contradictions, qualifier_of
 from provider_products.onboarding.match.names import Quantity, is_number
 from provider_products.onboarding.match.vocabulary import (
     FORM_MAIN,
@@ -75,6 +75,7 @@ class Indexed:
     synonyms: tuple[tuple[str, ...], ...] = ()  # brand, regional and older names, parsed
     facets: Facets | None = None
     name_words: frozenset[str] = frozenset()  # the words of its name and ingredient, not synonyms
+    identity_words: frozenset[str] = frozenset()  # words that name this product and no other
 
 
 @dataclass
@@ -139,10 +140,23 @@ def _penalty(query: Query, indexed: Indexed) -> float:
         return _FORM_CONTRADICTION_FACTOR
     if found:
         return _CONTRADICTION_FACTOR
+    if medicine_row(query, indexed):
+        return _BARE_NAME_FACTOR  # "TAMSULON 0.4MG CAPSULAS" is no lab test
     bare = not query.quantities and not query.numbers and not query.facets.states_form
     if bare and indexed.entry.product_type == "MEDICATION" and indexed.quantities:
         return _BARE_NAME_FACTOR
     return 1.0
+
+
+def medicine_row(query: Query, indexed: Indexed) -> bool:
+    """Whether a lab test or imaging study is offered for a row that states a medicine's form or strength
+    ("VITAMINA B12 1MG/ML AMPOLLAS"; the "Glucosa poscarga de 75 g" test states its own 75 g)."""
+    if indexed.entry.product_type not in ("LAB", "IMAGING") or query.facets is None:
+        return False
+    if query.facets.families & MEDICINE_FAMILIES:
+        return True
+    amounts = [q for q in query.quantities if q.dimension.split("/")[0] in ("mass", "ui", "percent")]
+    return any(credit(q, indexed) == 0.0 for q in amounts)
 
 
 # --- words ----------------------------------------------------------------------------------------

@@ -155,6 +155,8 @@ ABBREVIATIONS: dict[str, str] = {
     "contr": "contraste",
     "vac": "vacuna",
     "cons": "consulta",
+    "hs": "horas",
+    "hrs": "horas",
 }
 
 # Other names inventories use for a catalogue word: each is tried as well, slightly below an exact match,
@@ -177,14 +179,15 @@ WORD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "computada": ("computarizada",),
     "computadorizada": ("computarizada",),
     "nariz": ("nasal",),
+    "rin": ("inr",),  # razón internacional normalizada
     "oido": ("otica",),
 }
 # Body parts and their adjectives: "ecografía de abdomen" is the "ecografía abdominal".
 _ANATOMY = (
     ("abdomen", "abdominal"),
     ("torax", "toracico", "toracica"),
-    ("craneo", "craneal"),
-    ("cerebro", "cerebral"),
+    # a "TAC cerebral" is the CT of the head
+    ("craneo", "craneal", "cerebro", "cerebral", "encefalo"),
     ("pelvis", "pelvico", "pelvica"),
     ("mama", "mamaria", "mamas"),
     ("tiroides", "tiroidea", "tiroideo"),
@@ -364,12 +367,14 @@ DESCRIPTIVE_WORDS = frozenset(
         # how a test is done
         "metodo", "automatico", "automatizado", "manual", "determinacion", "estudio", "test", "prueba",
         "tecnica", "nefelometria", "turbidimetria", "eia", "elisa", "quimioluminiscencia",
-        "inmunologico", "espectrofotometria", "espectofotometria", "colorimetrico", "enzimatico",
+        "espectrofotometria", "espectofotometria", "colorimetrico", "enzimatico",
         "cinetico", "semiautomatizado",
         # views of an x-ray
         "proyeccion", "proyecciones", "vista", "vistas", "ap", "pa", "lateral", "laterales", "oblicua",
         "oblicuas", "frontal", "focalizada", "posicion", "vertical", "adicionales", "unicamente",
+        "anteroposterior", "posteroanterior", "decubito", "rotacion",
         # how a procedure is billed
+        "computarizada", "computada", "computadorizada", "digital",
         "sod", "medica", "medico", "especialidad", "adulto", "adultos", "paciente", "servicio",
     }
 )  # fmt: skip
