@@ -62,6 +62,11 @@ async def test_search_brand_and_strength_narrows_to_one_tablet(
         ("biometria hematica", "LAB-HEMO", "Biometría hemática"),
         ("BHC", "LAB-HEMO", "BHC"),
         ("pantomografia", "IMG-SBX-0015", "Pantomografía"),
+        ("ecotomografia abdominal completa", "IMG-SBX-0063", "Ecotomografía abdominal completa"),
+        ("vias digestivas altas", "IMG-SBX-0057", "Vías digestivas altas"),
+        ("radiografia de omoplato", "IMG-SBX-0027", "Radiografía de omóplato"),
+        ("creatininemia", "LAB-SBX-0031", "Creatininemia"),
+        ("impedanciometria", "PRC-SBX-0112", "Impedanciometría"),
     ],
 )
 async def test_search_regional_study_name_finds_the_study_first(
@@ -70,6 +75,26 @@ async def test_search_regional_study_name_finds_the_study_first(
     items = await _search(http, client, PRODUCTS, query=query)
     assert items[0]["product_code"] == code
     assert items[0]["matched_synonym"] == synonym
+
+
+async def test_search_market_brand_and_strength_finds_that_strength(
+    http: httpx.AsyncClient, client: ApiClient
+) -> None:
+    items = await _search(http, client, MEDICATIONS, query="ulsen 20")
+    assert [(i["product_code"], i["matched_synonym"]) for i in items] == [("MED-SBX-0345", "Ulsen")]
+
+
+async def test_search_english_inn_finds_only_that_ingredient(
+    http: httpx.AsyncClient, client: ApiClient
+) -> None:
+    items = await _search(http, client, MEDICATIONS, query="amoxicillin")
+    assert {i["product_code"] for i in items} == {
+        "MED-SBX-0067",
+        "MED-SBX-0068",
+        "MED-SBX-0069",
+        "MED-SBX-0070",
+    }
+    assert {i["matched_synonym"] for i in items} == {"Amoxicillin"}
 
 
 async def test_search_own_name_match_has_no_matched_synonym(
