@@ -1,12 +1,17 @@
-"""Integrity of the held-out labelled set bench/match_eval/check_names.csv."""
+"""Integrity of the held-out labelled set bench/match_eval/check_names.csv and its `--set check` reader."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
+import sys
 from collections import Counter
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).parents[2]
 EVAL = ROOT / "bench" / "match_eval"
@@ -30,6 +35,18 @@ def header(path: Path) -> list[str]:
 def catalogue() -> dict[str, dict[str, Any]]:
     records = [json.loads(line) for line in SANDBOX.read_text("utf-8").splitlines() if line.strip()]
     return {r["product_code"]: r for r in records}
+
+
+def match_real() -> ModuleType:
+    """Import bench/match_real.py (bench/ is not a package)."""
+    if "match_real" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("match_real", ROOT / "bench" / "match_real.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["match_real"] = module  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+    return sys.modules["match_real"]
 
 
 def test_check_set_columns_equal_real_set_columns() -> None:
@@ -77,3 +94,11 @@ def test_check_set_mix_has_every_type_and_some_rows_without_answer() -> None:
     assert len(check) >= 200
     assert all(per_type[t] >= 20 for t in TYPES)
     assert 0.2 <= sum(1 for r in check if not r["expected_code"]) / len(check) <= 0.3
+
+
+@pytest.mark.parametrize(("name", "path"), [("real", REAL), ("check", CHECK)])
+def test_match_real_set_option_reads_the_named_file(name: str, path: Path) -> None:
+    module = match_real()
+    read = module.read_real_set(module.SETS[name])
+    assert module.SETS[name] == path
+    assert [(r.name, r.expected) for r in read] == [(r["name"], r["expected_code"]) for r in rows(path)]
