@@ -1,4 +1,7 @@
-"""The matcher on real inventory names (bench/match_eval/real_names.csv), labelled with sandbox codes or none.
+"""The matcher on real inventory names (bench/match_eval/*.csv), labelled with sandbox codes or none.
+
+``--set real`` (the default) reads real_names.csv, the set the matcher's rules were written against;
+``--set check`` reads check_names.csv, a held-out set collected and labelled independently of the matcher.
 
 Measures, overall and per product type:
 
@@ -14,6 +17,7 @@ The catalogue is the bundled sandbox catalogue with its synonyms (each record's 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from collections import defaultdict
@@ -26,6 +30,8 @@ from typing import Any
 from provider_products.onboarding.match import InventoryItem, Matcher, accepted, catalogue_entries
 
 REAL_SET = Path(__file__).parent / "match_eval" / "real_names.csv"
+CHECK_SET = Path(__file__).parent / "match_eval" / "check_names.csv"
+SETS = {"real": REAL_SET, "check": CHECK_SET}
 TYPES = ("MEDICATION", "LAB", "IMAGING", "PROCEDURE")
 
 
@@ -131,12 +137,15 @@ def markdown(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def main() -> int:
-    """Print the real-set measures and the misses (``python bench/match_real.py``)."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print a labelled set's measures and the misses (``python bench/match_real.py [--set check]``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--set", choices=sorted(SETS), default="real", help="labelled set (default: real)")
+    args = parser.parse_args(argv)
     records, source = catalogue_records()
     matcher = Matcher(catalogue_entries(records))
-    report = evaluate(matcher, read_real_set())
-    print(f"synonyms: {source}")
+    report = evaluate(matcher, read_real_set(SETS[args.set]))
+    print(f"set: {SETS[args.set].name}; synonyms: {source}")
     print("\n".join(markdown(report)))
     for miss in report["misses"]:
         print(json.dumps(miss, ensure_ascii=False))
