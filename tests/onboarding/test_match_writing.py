@@ -355,3 +355,24 @@ def test_laparoscopy_is_written_many_ways() -> None:
         entry("Apendicectomía laparoscópica", "PROCEDURE"),
     ]
     assert top(catalogue, "APENDICECTOMIA POR VIDEOLAPAROSCOPIA") == "Apendicectomía laparoscópica"
+
+
+def test_the_method_of_a_test_is_a_qualifier() -> None:
+    catalogue = [entry("CK-MB masa", "LAB", synonyms=("Creatina quinasa MB",))]
+    assert fill(catalogue, "CREATINA QUINASA MB POR QUIMIOLUMINISCENCIA") == "CK-MB masa"
+    assert fill(catalogue, "CREATINA QUINASA MB POR ESPECTROFOTOMETRIA") is None
+
+
+def test_materia_fecal_is_heces() -> None:
+    catalogue = [entry("Sangre oculta en heces", "LAB")]
+    assert fill(catalogue, "SANGRE OCULTA EN MATERIA FECAL") == catalogue[0].name
+
+
+def test_a_close_candidate_that_explains_the_whole_row_comes_first() -> None:
+    others = [entry(f"Estudio{n}", "LAB") for n in range(60)]
+    catalogue = [
+        entry("Antígeno prostático específico total", "LAB", synonyms=("Antígeno prostático",)),
+        entry("Antígeno prostático específico libre", "LAB"),
+        *others,
+    ]
+    assert top(catalogue, "ANTIGENO PROSTATICO LIBRE") == "Antígeno prostático específico libre"

@@ -16,8 +16,10 @@ score (0 to 100) combines
 A word index narrows the catalogue to the entries sharing a (fuzzy) word with the row before any
 scoring, so the cost per row grows with the number of similar entries, not the catalogue size.
 
-The parts: ``vocabulary`` (the words), ``names`` (parsing a name), ``scoring`` (one entry against
-one row), ``matcher`` (the index and the ranking), ``catalogue`` and ``inventory`` (the two sides'
+The parts: ``vocabulary`` (the words), ``names`` (parsing a name), ``facets`` (form, route, release
+and study qualifiers, and their contradictions), ``scoring`` (one entry against one row),
+``evidence`` (what a confident fill needs), ``matcher`` (the index and the candidates), ``ranking``
+(close better fits first, ties), ``catalogue`` and ``inventory`` (the two sides'
 records and files) and ``proposals`` (the file a person reviews).
 """
 
@@ -31,7 +33,7 @@ from provider_products.onboarding.match.catalogue import (
     read_catalogue,
 )
 from provider_products.onboarding.match.inventory import KNOWN_COLUMNS, InventoryItem, read_inventory
-from provider_products.onboarding.match.matcher import MIN_CANDIDATE_SCORE, Candidate, Matcher
+from provider_products.onboarding.match.matcher import MIN_CANDIDATE_SCORE, Matcher
 from provider_products.onboarding.match.names import ParsedName, Quantity, parse_name
 from provider_products.onboarding.match.proposals import (
     ACCEPT_SCORE,
@@ -41,6 +43,7 @@ from provider_products.onboarding.match.proposals import (
     proposal_columns,
     write_proposals,
 )
+from provider_products.onboarding.match.ranking import Candidate
 from provider_products.onboarding.match.vocabulary import (
     ABBREVIATIONS,
     PHRASE_SYNONYMS,

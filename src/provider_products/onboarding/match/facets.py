@@ -82,6 +82,24 @@ _QUALIFIERS: dict[str, dict[str, str]] = {
         "abierta": "abierta",
         "convencional": "abierta",
     },
+    # how a test measures: an immunoassay of the mass ("CK-MB masa", "inmunoquímica") or a chemical or
+    # enzymatic activity ("por espectrofotometría", "guayaco")
+    "metodo": {
+        "masa": "inmunoensayo",
+        "inmunologico": "inmunoensayo",
+        "inmunologica": "inmunoensayo",
+        "inmunoquimica": "inmunoensayo",
+        "inmunoquimico": "inmunoensayo",
+        "eia": "inmunoensayo",
+        "elisa": "inmunoensayo",
+        "quimioluminiscencia": "inmunoensayo",
+        "espectrofotometria": "actividad",
+        "espectofotometria": "actividad",
+        "cinetico": "actividad",
+        "enzimatico": "actividad",
+        "colorimetrico": "actividad",
+        "guayaco": "actividad",
+    },
     # "proyección complementaria": an added view, billed apart from the study
     "adicional": {"complementaria": "adicional", "adicional": "adicional", "adicionales": "adicional"},
 }

@@ -7,7 +7,6 @@ import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -26,6 +25,7 @@ from provider_products.onboarding.match.names import (
     view_count,
     with_pack_total,
 )
+from provider_products.onboarding.match.ranking import Candidate, passing_first, settle_ties
 from provider_products.onboarding.match.scoring import (
     MINOR_WEIGHT,
     UNKNOWN_WEIGHT,
@@ -76,11 +76,9 @@ _SYNONYM_SIM = 0.95
 # must be for the row to be a tie.
 _ASSESSED = 5
 # How far below a forbidden best candidate one that nothing forbids may be and still come first.
-_PASSING_REACH = 10.0
 # A synonym written in capitals and this short is an acronym ("GOT", "CPS", "BHC").
 _ACRONYM_LENGTH = 5
 _FORM_WORDS = FORM_MAIN | FORM_QUALIFIERS
-_TIE_MARGIN = 1.0
 # Words that do not identify a product (form, salt, study qualifiers are checked on their own).
 _NOT_CORE_DRUG = (
     FORM_MAIN | FORM_QUALIFIERS | MINOR_WORDS | {"con", "sin", "contraste", "inmediata", "accion"}
@@ -100,19 +98,6 @@ _NOT_CORE = {
 # Per candidate entry: the posting lists a row word (or strength) selects it through, with the
 # evidence each adds; and the total size of those lists.
 _Group = tuple[int, list[tuple[frozenset[int], float]]]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A proposed catalogue entry for an inventory row, with its score from 0 to 100."""
-
-    product_code: str
-    name: str
-    score: float
-    # what matched ("ingredient acetaminofen, strength 500 mg, form tableta")
-    reason: str = ""
-    # why the candidate may not be filled without a person ("form contradicts: vial vs tableta")
-    blocked: str | None = None
 
 
 def _index(entry: CatalogueEntry) -> Indexed:
@@ -190,34 +175,6 @@ def _row_facets(words: list[str], details: set[str], samples: list[str]) -> Face
     if named.states_form or any(w in FORM_MAIN for w in main):  # "SOLUCIÓN ... ENVASE CON FRASCO ÁMPULA"
         return named
     return facets((*words, *samples))
-
-
-def _passing_first(out: list[Candidate]) -> list[Candidate]:
-    """Put a candidate nothing forbids before close ones that are forbidden ("PSA total" for "PSA libre")."""
-    if not out or out[0].blocked is None:
-        return out
-    near = out[0].score - _PASSING_REACH
-    passing = next((c for c in out if c.blocked is None and c.score >= near), None)
-    if passing is None:
-        return out
-    return [passing, *(c for c in out if c is not passing)]
-
-
-def _settle_ties(out: list[Candidate]) -> list[Candidate]:
-    """Block the passing candidates that tie at the top, unless one is named by its own name."""
-    passing = [c for c in out if c.blocked is None]
-    if len(passing) < 2 or passing[0].score - passing[1].score >= _TIE_MARGIN:
-        return out
-    # the same product twice in the catalogue ("Paracetamol 500 mg" and "Acetaminofén 500 mg"): the
-    # entry the row names by its own name wins over the one it names through a synonym
-    direct = [c for c in passing[:2] if not c.reason.startswith("synonym")]
-    if len(direct) == 1:
-        winner = direct[0]
-        same = f"the same product as {winner.product_code}, named through a synonym"
-        rest = (replace(c, blocked=same) if c in passing[:2] else c for c in out if c is not winner)
-        return [winner, *rest]
-    tie = f"two candidates tie: {passing[0].product_code} and {passing[1].product_code}"
-    return [replace(c, blocked=tie) if c.blocked is None else c for c in out]
 
 
 def _detail_weight(word: str, details: set[str], listed: frozenset[str]) -> float:
@@ -310,7 +267,7 @@ class Matcher:
                 # "LASIX AMPOLLAS": the catalogue has one furosemide injectable, so the row is that one
                 reason, blocked = f"{reason}, the only strength of this product in the catalogue", None
             out.append(Candidate(indexed.entry.product_code, indexed.entry.name, value, reason, blocked))
-        return _settle_ties(_passing_first(out))[:top]
+        return settle_ties(passing_first(out))[:top]
 
     def _only_strength(self, query: Query, indexed: Indexed) -> bool:
         """Whether the row states a form and the entry is the only one of its product and form family."""
@@ -365,13 +322,19 @@ class Matcher:
             pair = words[i] + words[i + 1] if i + 1 < len(words) else ""
             if words[i] == "l" and "levo" + pair[1:] in self._postings:
                 pair = "levo" + pair[1:]  # "L-TIROXINA" is levotiroxina
-            if pair in self._postings and words[i] not in self._postings:
+            # "AMINO TRANSFERASA": the catalogue writes it joined at least as often as the second half
+            # alone ("CREATIN QUINASA" stays two: more entries say "quinasa" than "creatinquinasa")
+            if words[i] not in self._postings and self._joins(pair, words[i + 1] if pair else ""):
                 out.append(pair)
                 i += 2
             else:
                 out.append(words[i])
                 i += 1
         return out
+
+    def _joins(self, pair: str, second: str) -> bool:
+        joined = self._postings.get(pair)
+        return joined is not None and len(joined) >= len(self._postings.get(second, ()))
 
     def _sample_words(self, words: list[str]) -> tuple[list[str], list[str]]:
         """Read "creatininemia" as "creatinina" in blood and "proteinuria" as "proteina" in urine.

@@ -153,9 +153,10 @@ def medicine_row(query: Query, indexed: Indexed) -> bool:
     ("VITAMINA B12 1MG/ML AMPOLLAS"; the "Glucosa poscarga de 75 g" test states its own 75 g)."""
     if indexed.entry.product_type not in ("LAB", "IMAGING") or query.facets is None:
         return False
-    if query.facets.families & MEDICINE_FAMILIES:
-        return True
     amounts = [q for q in query.quantities if q.dimension.split("/")[0] in ("mass", "ui", "percent")]
+    # "IV" is also a roman four ("HEMOGRAMA IV"): an injectable without a strength is no evidence
+    if query.facets.families & MEDICINE_FAMILIES - {"inyectable"}:
+        return True
     return any(credit(q, indexed) == 0.0 for q in amounts)
 
 

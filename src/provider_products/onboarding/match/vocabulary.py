@@ -213,6 +213,8 @@ PHRASE_SYNONYMS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("biometria", "hematica"): ("hemograma",),
     ("parcial", "orina"): ("examen", "general", "orina"),
     ("posicion", "vertical"): ("pie",),
+    ("materia", "fecal"): ("heces",),
+    ("materia", "fecales"): ("heces",),
     ("bipedestacion",): ("pie",),
 }
 
@@ -366,9 +368,7 @@ DESCRIPTIVE_WORDS = frozenset(
         "peru", "chile", "mexico", "colombia", "limited", "generico", "generica",
         # how a test is done
         "metodo", "automatico", "automatizado", "manual", "determinacion", "estudio", "test", "prueba",
-        "tecnica", "nefelometria", "turbidimetria", "eia", "elisa", "quimioluminiscencia",
-        "espectrofotometria", "espectofotometria", "colorimetrico", "enzimatico",
-        "cinetico", "semiautomatizado",
+        "tecnica", "nefelometria", "turbidimetria", "semiautomatizado",
         # views of an x-ray
         "proyeccion", "proyecciones", "vista", "vistas", "ap", "pa", "lateral", "laterales", "oblicua",
         "oblicuas", "frontal", "focalizada", "posicion", "vertical", "adicionales", "unicamente",
