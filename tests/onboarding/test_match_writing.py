@@ -376,3 +376,16 @@ def test_a_close_candidate_that_explains_the_whole_row_comes_first() -> None:
         *others,
     ]
     assert top(catalogue, "ANTIGENO PROSTATICO LIBRE") == "Antígeno prostático específico libre"
+
+
+def test_video_endoscopies_and_trans_routes_are_the_studies() -> None:
+    catalogue = [
+        entry("Colonoscopia diagnóstica", "PROCEDURE"),
+        entry("Electroencefalograma", "PROCEDURE"),
+        entry("Ecografía transvaginal", "IMAGING"),
+        *(entry(f"Estudio{n}", "IMAGING") for n in range(30)),
+    ]
+    assert top(catalogue, "VIDEOCOLONOFIBROSCOPIA DIAGNOSTICA") == "Colonoscopia diagnóstica"
+    assert top(catalogue, "ECOGRAFIA VAGINAL") == "Ecografía transvaginal"
+    # a video-EEG is not the EEG
+    assert fill(catalogue, "VIDEOELECTROENCEFALOGRAMA") is None

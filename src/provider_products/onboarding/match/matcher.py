@@ -65,6 +65,7 @@ _KNOWN_WORD_FUZZY = 0.6
 _DETAIL_WEIGHT = 0.5
 _LISTED_WEIGHT = 0.25
 _DESCRIPTIVE_WEIGHT = 0.2
+_LETTER_WEIGHT = 0.5
 # "creatinin-emia" is "creatinina", "calc-emia" is "calcio", "uric-emia" is "urico"
 _STEM_ENDINGS = ("a", "o", "io", "ina", "")
 # suffix, sample, and the catalogue words that say that sample ("Calcio sérico", "Calcio en orina")
@@ -182,6 +183,13 @@ def _detail_weight(word: str, details: set[str], listed: frozenset[str]) -> floa
     if word in listed:
         return _LISTED_WEIGHT
     return _DETAIL_WEIGHT if word in details else 1.0
+
+
+def _study_forms(word: str) -> tuple[str, ...]:
+    """Other spellings of a study: "videocolonofibroscopia" is "colonoscopia", "vaginal" "transvaginal"."""
+    # an endoscopy by video is the endoscopy; a video-EEG is not the EEG
+    plain = word.removeprefix("video").replace("fibroscop", "scop") if "scop" in word else word
+    return (plain, "trans" + word) if plain != word else ("trans" + word,)
 
 
 def _acid(word: str) -> tuple[str, ...]:
@@ -361,6 +369,9 @@ class Matcher:
             return number_weight(word)
         if word in DESCRIPTIVE_WORDS:
             return _DESCRIPTIVE_WEIGHT  # "CADA ML CONTIENE", "LABORATORIOS", "METODO AUTOMATICO"
+        if len(word) == 1:
+            # "Hepatitis B" needs its letter, but a letter alone ("MODO M Y B") must not outweigh the study
+            return max(self._idf[w] for w in matches) * _LETTER_WEIGHT if matches else UNKNOWN_WEIGHT
         if not matches:
             return UNKNOWN_WEIGHT
         weight = max(self._idf[w] for w in matches)
@@ -374,7 +385,7 @@ class Matcher:
         found: dict[str, float] = {}
         if word in self._postings:
             found[word] = 1.0
-        for other in (*WORD_SYNONYMS.get(word, ()), *_singulars(word), *_acid(word)):
+        for other in (*WORD_SYNONYMS.get(word, ()), *_singulars(word), *_acid(word), *_study_forms(word)):
             if other in self._postings:
                 found.setdefault(other, _SYNONYM_SIM)
         if not is_number(word):
