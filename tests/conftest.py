@@ -20,11 +20,11 @@ from provider_products.app import create_app
 from provider_products.auth import service as auth_service
 from provider_products.catalogue import importer
 from provider_products.config import Settings
-from provider_products.db import migrate
 from provider_products.db.engine import Database
 from provider_products.ratelimit.base import RateLimiter
 from provider_products.ratelimit.memory import MemoryRateLimiter
 from provider_products.ratelimit.redis import RedisRateLimiter
+from tests.support import load_sandbox_database
 
 
 class FakeClock:
@@ -46,16 +46,6 @@ TEST_JWT_SECRET = "test-secret-" + "k" * 40
 BACKENDS = ["sqlite", *(["postgresql"] if TEST_DATABASE_URL else [])]
 if TEST_DATABASE_URL and not TEST_REDIS_URL:
     raise RuntimeError("PROVIDER_PRODUCTS_TEST_DATABASE_URL needs PROVIDER_PRODUCTS_TEST_REDIS_URL too")
-
-
-async def _load_template(url: str) -> None:
-    database = Database(url)
-    await migrate.upgrade(database)
-    await importer.import_content(database, importer.sandbox_catalogue(), "jsonl")
-    if database.dialect == "sqlite":
-        with database.sync_engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    await database.dispose()
 
 
 def pg_admin(statement: str) -> None:
@@ -84,7 +74,7 @@ def pg_url(name: str) -> str:
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database migrated to head and loaded with the sandbox catalogue, copied per test."""
     path = tmp_path_factory.mktemp("template") / "template.db"
-    asyncio.run(_load_template(f"sqlite:///{path}"))
+    asyncio.run(load_sandbox_database(f"sqlite:///{path}"))
     return path
 
 
@@ -94,7 +84,7 @@ def pg_template() -> Iterator[str]:
     name = f"pp_template_{os.getpid()}"
     pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     pg_admin(f"CREATE DATABASE {name}")
-    asyncio.run(_load_template(pg_url(name)))
+    asyncio.run(load_sandbox_database(pg_url(name)))
     yield name
     pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 

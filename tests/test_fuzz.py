@@ -28,12 +28,10 @@ from starlette.testclient import TestClient
 
 from provider_products.app import create_app
 from provider_products.auth import service as auth_service
-from provider_products.catalogue import importer
 from provider_products.config import Settings
-from provider_products.db import migrate
 from provider_products.db.engine import Database
 from tests.conftest import TEST_JWT_SECRET
-from tests.http.test_openapi import CONTRACT_HEADERS
+from tests.support import load_sandbox_database, undeclared_contract_headers
 
 
 def contract_headers_declared(ctx: Any, response: Any, case: Any) -> bool | None:
@@ -43,8 +41,7 @@ def contract_headers_declared(ctx: Any, response: Any, case: Any) -> bool | None
     if declared is None:
         # An answer to another method, or an undocumented status: other checks judge those.
         return None
-    names = {name.lower() for name in declared.get("headers", {})}
-    undeclared = sorted((CONTRACT_HEADERS & {k.lower() for k in response.headers}) - names)
+    undeclared = sorted(undeclared_contract_headers(declared, response.headers))
     assert not undeclared, f"{response.status_code} carries undeclared headers {undeclared}"
     return None
 
@@ -58,9 +55,8 @@ def _app_with_token() -> tuple[Any, dict[str, str]]:
     url = f"sqlite:///{_WORKDIR / 'fuzz.db'}"
 
     async def prepare() -> auth_service.ClientCredentials:
+        await load_sandbox_database(url)
         database = Database(url)
-        await migrate.upgrade(database)
-        await importer.import_content(database, importer.sandbox_catalogue(), "jsonl")
         async with database.transaction(write=True) as conn:
             await auth_service.create_provider(conn, slug="fuzz", name="Fuzz")
             credentials = await auth_service.create_client(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from provider_products.auth import service as auth_service
-from provider_products.auth.service import AdminError, ClientCredentials
+from provider_products.auth.security import ALL_SCOPES
+from provider_products.auth.service import AdminError, ClientCredentials, InvalidScopes
 from provider_products.db.engine import Database
 
 
@@ -102,6 +103,53 @@ async def test_create_client_ill_formed_rate_limit_raises_admin_error(database: 
         await _client(database, rate_limit="fast")
     async with database.transaction() as conn:
         assert await auth_service.list_clients(conn) == []
+
+
+async def _create_with_scopes(database: Database, scopes: list[str]) -> ClientCredentials:
+    """Call the service directly, as a caller that skipped ``parse_scopes`` would."""
+    async with database.transaction(write=True) as conn:
+        if not await auth_service.list_providers(conn):
+            await auth_service.create_provider(conn, slug="farmacia-a", name="Farmacia A")
+        return await auth_service.create_client(conn, provider_slug="farmacia-a", scopes=scopes)
+
+
+@pytest.mark.parametrize(
+    ("scopes", "unknown", "shown"),
+    [
+        (["arc:read", "arc:admin"], ["arc:admin"], "arc:admin"),
+        (["ARC:READ"], ["ARC:READ"], "ARC:READ"),
+        (["arc:read arc:write"], ["arc:read arc:write"], "'arc:read arc:write'"),
+        ([" arc:read"], [" arc:read"], "' arc:read'"),
+        ([""], [""], "''"),
+    ],
+)
+async def test_create_client_unknown_scope_raises_invalid_scopes_and_creates_nothing(
+    database: Database, scopes: list[str], unknown: list[str], shown: str
+) -> None:
+    with pytest.raises(InvalidScopes) as caught:
+        await _create_with_scopes(database, scopes)
+    assert caught.value.unknown == unknown
+    assert str(caught.value) == f"unknown scope(s) {shown}; known: {' '.join(ALL_SCOPES)}"
+    assert isinstance(caught.value, AdminError)  # the CLI reports it like every admin refusal
+    async with database.transaction() as conn:
+        assert await auth_service.list_clients(conn) == []
+
+
+async def test_create_client_without_scopes_raises_invalid_scopes(database: Database) -> None:
+    with pytest.raises(InvalidScopes, match="at least one scope") as caught:
+        await _create_with_scopes(database, [])
+    assert caught.value.unknown == []
+    async with database.transaction() as conn:
+        assert await auth_service.list_clients(conn) == []
+
+
+async def test_create_client_repeated_scope_is_granted_once(database: Database) -> None:
+    creds = await _create_with_scopes(database, ["ehr:read", "arc:read", "ehr:read"])
+    assert creds.scopes == ["ehr:read", "arc:read"]
+    async with database.transaction() as conn:
+        record = await auth_service.find_client(conn, client_id=creds.client_id)
+    assert record is not None
+    assert record.scopes == "ehr:read arc:read"
 
 
 async def test_create_client_ids_are_distinct_and_plausible(database: Database) -> None:

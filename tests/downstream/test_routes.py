@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ApiClient, assert_error
 
@@ -127,10 +128,15 @@ async def test_record_with_several_unregistered_codes_lists_all_and_stores_nothi
     client: ApiClient = await make_client(scopes=ALL_SCOPES)
     await _register(http, client, "MED-042")
     body = _authorization(
-        ("MED-042", "MEDICATION"), ("LAB-HEMO", "LAB"), ("NOT-IN-CATALOGUE", "LAB"), ("lab-hemo", "LAB")
+        ("MED-042", "MEDICATION"),
+        ("LAB-HEMO", "LAB"),
+        ("Not-In-Catalogue", "LAB"),
+        ("lab-hemo", "LAB"),
+        ("NOT-IN-CATALOGUE", "LAB"),
     )
     response = await http.post(AUTHORIZATIONS, json=body, headers=client.headers)
-    assert assert_error(response, 422, "071-104") == {"product_codes": ["LAB-HEMO", "NOT-IN-CATALOGUE"]}
+    # Codes compare case-insensitively: an unknown one is named once, as the request first spelt it.
+    assert assert_error(response, 422, "071-104") == {"product_codes": ["LAB-HEMO", "Not-In-Catalogue"]}
     from sqlalchemy import func, select
 
     from provider_products.downstream.models import DownstreamRecord, DownstreamRecordLine
@@ -189,6 +195,25 @@ async def test_another_provider_reads_none_of_the_records(http: httpx.AsyncClien
     assert_error(
         await http.post(PRESCRIPTIONS, json=_prescription("MED-042"), headers=b.headers), 422, "071-104"
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("GET", f"{AUTHORIZATIONS}/areq_%00", "authorization_id"),
+        ("POST", f"{AUTHORIZATIONS}/%00/complete", "authorization_id"),
+        ("GET", f"{PRESCRIPTIONS}/%00", "prescription_id"),
+        ("GET", f"{CLAIMS}/clm%00x", "claim_id"),
+    ],
+)
+async def test_record_id_with_nul_is_422_on_every_backend(
+    http: httpx.AsyncClient, make_client: Any, method: str, path: str, field: str
+) -> None:
+    # PostgreSQL text cannot hold NUL: asking it would fail the request with 503.
+    client: ApiClient = await make_client(scopes=ALL_SCOPES)
+    response = await http.request(method, path, headers=client.headers)
+    info = assert_error(response, 422, "071-105")
+    assert [e["field"] for e in info["errors"]] == [field]  # type: ignore[index]
 
 
 async def test_records_need_their_scopes(http: httpx.AsyncClient, make_client: Any) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from provider_products.auth import service as auth_service
-from provider_products.db.engine import Database
+from provider_products.db.engine import Connection, Database
 from provider_products.downstream import service as downstream_service
 from provider_products.downstream.models import DownstreamRecord, DownstreamRecordLine
 from provider_products.downstream.schemas import AuthorizationRequestCreate, ClaimCreate, PrescriptionCreate
@@ -92,6 +93,35 @@ async def test_create_claim_with_unregistered_codes_raises_listing_every_one_onc
         await _file_claim(database, provider, body)
     assert caught.value.additional_information == {"product_codes": ["CONS-GEN", "NOPE-9", inactive_code]}
     assert (caught.value.status_code, caught.value.error_code) == (422, "071-104")
+
+
+async def _refused_codes(database: Database, provider_id: int, kind: str, codes: list[str]) -> object:
+    """File a record of ``kind`` with these codes; return the codes the refusal named."""
+    lines = [(c, "MEDICATION") for c in codes]
+    file: dict[str, Callable[[Connection], Awaitable[object]]] = {
+        "prescription": lambda conn: downstream_service.create_prescription(
+            conn, provider_id=provider_id, body=_prescription(*codes)
+        ),
+        "authorization_request": lambda conn: downstream_service.create_authorization_request(
+            conn, provider_id=provider_id, body=_authorization(*lines)
+        ),
+        "outpatient_claim": lambda conn: downstream_service.create_claim(
+            conn, provider_id=provider_id, body=_claim(*lines)
+        ),
+    }
+    async with database.transaction(write=True) as conn:
+        with pytest.raises(ProductsNotRegistered) as caught:
+            await file[kind](conn)
+    return caught.value.additional_information["product_codes"]
+
+
+@pytest.mark.parametrize("kind", ["prescription", "authorization_request", "outpatient_claim"])
+async def test_create_record_with_unknown_code_in_several_cases_names_it_once_as_first_written(
+    database: Database, provider: int, kind: str
+) -> None:
+    codes = ["nope-9", "MED-042", "NOPE-9", " Nope-9 ", "otro-1", "OTRO-1", "med-042"]
+    assert await _refused_codes(database, provider, kind, codes) == ["nope-9", "otro-1"]
+    assert await _stored(database) == (0, 0)
 
 
 async def test_create_claim_with_unregistered_code_stores_nothing(database: Database, provider: int) -> None:

@@ -103,6 +103,25 @@ async def test_register_held_code_in_other_case_raises_product_already_registere
     assert await _codes(database, provider) == ["MED-042"]
 
 
+async def test_register_held_code_caught_leaves_the_transaction_usable(
+    database: Database, provider: int
+) -> None:
+    # On PostgreSQL a failed statement aborts the whole transaction; the refusal must not be one.
+    async with database.transaction(write=True) as conn:
+        await registry_service.register(conn, provider_id=provider, code="MED-042")
+        with pytest.raises(ProductAlreadyRegistered):
+            await registry_service.register(conn, provider_id=provider, code="med-042")
+        held = await registry_service.get(conn, provider_id=provider, code="MED-042")
+        await registry_service.register(conn, provider_id=provider, code="LAB-HEMO")
+    assert held.product_code == "MED-042"
+    async with database.transaction() as conn:
+        page = await registry_service.list_registrations(
+            conn, provider_id=provider, product_type=None, query=None, params=ALL
+        )
+    # The refused registration left the per-provider counters alone too.
+    assert ([p.product_code for p in page.content], page.page.total_elements) == (["LAB-HEMO", "MED-042"], 2)
+
+
 async def test_register_inactive_code_raises_product_not_in_catalogue(
     database: Database, provider: int, inactive_code: str
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,15 +71,31 @@ def _info(client: repository.ClientRecord) -> ClientInfo:
     )
 
 
+class InvalidScopes(AdminError):
+    """A client was given scopes outside the known set, or none at all; ``unknown`` lists the strangers."""
+
+    def __init__(self, unknown: Sequence[str]) -> None:
+        self.unknown = list(unknown)
+        if self.unknown:
+            # Quoted only when it would not read as one word: "arc:read arc:write" passed as one scope.
+            shown = " ".join(s if s.split() == [s] else repr(s) for s in self.unknown)
+            super().__init__(f"unknown scope(s) {shown}; known: {' '.join(security.ALL_SCOPES)}")
+        else:
+            super().__init__("a client needs at least one scope")
+
+
+def check_scopes(scopes: Iterable[str]) -> list[str]:
+    """Return the scopes without repeats, in order; ``InvalidScopes`` if one is unknown or none is given."""
+    checked = list(dict.fromkeys(scopes))
+    unknown = [s for s in checked if s not in security.ALL_SCOPES]
+    if unknown or not checked:
+        raise InvalidScopes(unknown)
+    return checked
+
+
 def parse_scopes(raw: str | None, *, default: tuple[str, ...] = security.DEFAULT_SCOPES) -> list[str]:
     """Split and check a space-separated scope list."""
-    scopes = list(dict.fromkeys(raw.split())) if raw else list(default)
-    unknown = [s for s in scopes if s not in security.ALL_SCOPES]
-    if unknown:
-        raise AdminError(f"unknown scope(s) {' '.join(unknown)}; known: {' '.join(security.ALL_SCOPES)}")
-    if not scopes:
-        raise AdminError("a client needs at least one scope")
-    return scopes
+    return check_scopes(raw.split() if raw else default)
 
 
 async def create_provider(conn: Connection, *, slug: str, name: str) -> int:
@@ -95,7 +112,11 @@ async def create_provider(conn: Connection, *, slug: str, name: str) -> int:
 async def create_client(
     conn: Connection, *, provider_slug: str, scopes: list[str], rate_limit: str | None = None
 ) -> ClientCredentials:
-    """Create an OAuth client for a provider and return its secret, which is not stored."""
+    """Create an OAuth client for a provider and return its secret, which is not stored.
+
+    The scopes are checked here whoever the caller is: one unknown scope (or none) is ``InvalidScopes``.
+    """
+    scopes = check_scopes(scopes)
     provider = await repository.get_provider(conn, provider_slug)
     if provider is None:
         raise AdminError(

@@ -30,11 +30,15 @@ ClientId = Annotated[str | None, typer.Option(help="OAuth client id [env: PROVID
 ClientSecret = Annotated[
     str | None, typer.Option(help="OAuth client secret [env: PROVIDER_PRODUCTS_CLIENT_SECRET]")
 ]
+Sheet = Annotated[str | None, typer.Option(help="The .xlsx sheet to read [default: the first]")]
 
 
 def fail(message: object, code: int) -> NoReturn:
     """Print an error and leave with ``code``."""
-    err.print(f"[red]error:[/red] {message}")
+    from rich.markup import escape
+
+    # Escaped: file, sheet and column names may hold brackets that rich would take for markup.
+    err.print(f"[red]error:[/red] {escape(str(message))}")
     raise typer.Exit(code) from None
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from provider_products.cli.common import BaseUrl, ClientId, ClientSecret, api_client, fail, out
+from provider_products.cli.common import BaseUrl, ClientId, ClientSecret, Sheet, api_client, fail, out
 
 if TYPE_CHECKING:
     from provider_products.onboarding.match import CatalogueEntry
@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 
 def match(
     inventory: Annotated[
-        Path, typer.Argument(help="CSV or JSON Lines with name (and active_ingredient, strength, form)")
+        Path,
+        typer.Argument(help="CSV, .xlsx or JSON Lines with name (and active_ingredient, strength, form)"),
     ],
+    sheet: Sheet = None,
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Proposals CSV [default: INVENTORY.matches.csv]")
     ] = None,
@@ -50,7 +52,7 @@ def match(
             2,
         )
     try:
-        items = matching.read_inventory(inventory)
+        items = matching.read_inventory(inventory, sheet=sheet)
     except ValueError as exc:
         fail(exc, 2)
     if catalogue_file is not None:

@@ -17,6 +17,7 @@ from provider_products.cli.common import (
     BaseUrl,
     ClientId,
     ClientSecret,
+    Sheet,
     api_client,
     err,
     fail,
@@ -38,7 +39,7 @@ def onboard(
     base_url: BaseUrl = None,
     client_id: ClientId = None,
     client_secret: ClientSecret = None,
-    sheet: Annotated[str | None, typer.Option(help="The .xlsx sheet to read [default: the first]")] = None,
+    sheet: Sheet = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight at most")] = 8,
     state: Annotated[
         Path | None, typer.Option(help="Resume file [default: INVENTORY.onboard-state.jsonl]")

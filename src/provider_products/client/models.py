@@ -26,6 +26,8 @@ __all__ = [
     "ServiceProduct",
     "ServiceType",
     "Status",
+    "Synonym",
+    "SynonymKind",
     "Token",
 ]
 
@@ -34,6 +36,7 @@ T = TypeVar("T")
 ProductType = Literal["MEDICATION", "LAB", "IMAGING", "PROCEDURE"]
 ServiceType = Literal["LAB", "IMAGING", "PROCEDURE"]
 Status = Literal["ACTIVE", "INACTIVE"]
+SynonymKind = Literal["brand", "regional", "abbreviation", "former"]
 BatchOutcome = Literal["registered", "already_registered", "not_in_catalogue", "invalid"]
 
 
@@ -62,6 +65,15 @@ class ProviderProduct(BaseModel):
     registered_at: datetime
 
 
+class Synonym(BaseModel):
+    """Another name of a catalogue entry: a brand, a regional or former name, or an abbreviation."""
+
+    name: str
+    kind: SynonymKind
+    # ISO 3166-1 alpha-2 codes of the markets where the name is used; empty: region-wide.
+    countries: list[str] = Field(default_factory=list)
+
+
 class Medication(BaseModel):
     """A medication of the global catalogue."""
 
@@ -74,6 +86,10 @@ class Medication(BaseModel):
     pharmaceutical_form: str | None = None
     presentation: str | None = None
     atc_code: str | None = None
+    # Both default, so answers of servers from before synonyms still parse.
+    synonyms: list[Synonym] = Field(default_factory=list)
+    # In a search answer: the synonym that matched the query; None when the entry's own text did.
+    matched_synonym: str | None = None
 
 
 class ServiceProduct(BaseModel):
@@ -86,6 +102,8 @@ class ServiceProduct(BaseModel):
     description: str | None = None
     coding_system: str | None = None
     coding_code: str | None = None
+    synonyms: list[Synonym] = Field(default_factory=list)
+    matched_synonym: str | None = None
 
 
 CatalogueProduct = Annotated[Medication | ServiceProduct, Field(discriminator="product_type")]
@@ -128,8 +146,8 @@ class LookupItem(BaseModel):
 
     product_code: str
     found: bool
-    status: str | None = None
-    product_type: str | None = None
+    status: Status | None = None
+    product_type: ProductType | None = None
     name: str | None = None
     error_code: str | None = None
 

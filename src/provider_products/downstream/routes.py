@@ -18,6 +18,7 @@ from provider_products.downstream.schemas import (
     PrescriptionRead,
 )
 from provider_products.http.errors import AUTHENTICATED, responses
+from provider_products.registry.schemas import StoredText
 from provider_products.runtime import database
 
 router = APIRouter(tags=["Downstream records"])
@@ -26,7 +27,8 @@ ArcReader = Annotated[Caller, Depends(require_scopes("arc:read"))]
 ArcWriter = Annotated[Caller, Depends(require_scopes("arc:write"))]
 EhrReader = Annotated[Caller, Depends(require_scopes("ehr:read"))]
 EhrWriter = Annotated[Caller, Depends(require_scopes("ehr:write"))]
-RecordId = Annotated[str, Path(max_length=40)]
+# StoredText: an id with NUL is refused (422) before PostgreSQL, whose text cannot hold it, is asked.
+RecordId = Annotated[StoredText, Path(max_length=40)]
 
 FILING_ERRORS = responses(
     400,

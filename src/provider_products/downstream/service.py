@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from provider_products.catalogue import service as catalogue_service
+from provider_products.catalogue.schemas import code_key
 from provider_products.db.base import utcnow_seconds
 from provider_products.db.engine import Connection
 from provider_products.downstream import repository
@@ -50,12 +51,13 @@ async def _resolve(
     Unregistered codes (absent from the catalogue included) are all reported together as
     422 ``071-104``; a declared type that contradicts the catalogue is 422 ``071-105``.
     """
-    keys = [line.product_code.upper() for line in lines]
+    # The codes were checked by the schemas; the key is the one the registry and catalogue compare by.
+    keys = [code_key(line.product_code) for line in lines]
     found = await catalogue_service.entries_by_code(conn, code_keys=sorted(set(keys)))
     registered = await registry_service.lock_registered(
         conn, provider_id=provider_id, product_ids=[entry.id for entry in found.values()]
     )
-    _check_registered(lines, [found.get(key) for key in keys], registered)
+    _check_registered(lines, keys, [found.get(key) for key in keys], registered)
     _check_types(lines, [found[key] for key in keys], medications_only=medications_only)
     return [
         repository.RecordLine(
@@ -73,16 +75,22 @@ async def _resolve(
 
 
 def _check_registered(
-    lines: Sequence[LineIn], entries: Sequence[catalogue_service.EntrySummary | None], registered: set[int]
+    lines: Sequence[LineIn],
+    keys: Sequence[str],
+    entries: Sequence[catalogue_service.EntrySummary | None],
+    registered: set[int],
 ) -> None:
-    """Raise 422 ``071-104`` naming every code the provider has not registered (unknown ones included)."""
-    offending: list[str] = []
-    for line, entry in zip(lines, entries, strict=True):
-        code = entry.product_code if entry is not None else line.product_code
-        if (entry is None or entry.id not in registered) and code not in offending:
-            offending.append(code)
+    """Raise 422 ``071-104`` naming every code the provider has not registered (unknown ones included).
+
+    Each code is named once, compared as the registry compares codes (case-insensitively): in the
+    catalogue's spelling when it has the code, else in the first spelling the record used.
+    """
+    offending: dict[str, str] = {}
+    for line, key, entry in zip(lines, keys, entries, strict=True):
+        if entry is None or entry.id not in registered:
+            offending.setdefault(key, entry.product_code if entry is not None else line.product_code)
     if offending:
-        raise ProductsNotRegistered(offending)
+        raise ProductsNotRegistered(list(offending.values()))
 
 
 def _check_types(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple, cast
 
@@ -13,14 +13,16 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    insert,
     literal,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.expression import Executable
 
 from provider_products.catalogue.models import CatalogueProduct
 from provider_products.db.base import BigIntKey
@@ -73,17 +75,36 @@ _ONE = (
         registration.c.provider_id == bindparam("provider_id"), catalogue.c.code_key == bindparam("code_key")
     )
 )
+_INSERT_COLUMNS = ["provider_id", "product_id", "code_key", "product_type", "registered_at"]
 # The copied code key and type come from the catalogue row in the same statement.
-_INSERT = insert(registration).from_select(
-    ["provider_id", "product_id", "code_key", "product_type", "registered_at"],
-    select(
-        bindparam("provider_id"),
-        catalogue.c.id,
-        catalogue.c.code_key,
-        catalogue.c.product_type,
-        bindparam("registered_at", type_=registration.c.registered_at.type),
-    ).where(catalogue.c.id == bindparam("product_id")),
-)
+_ONE_SOURCE = select(
+    bindparam("provider_id"),
+    catalogue.c.id,
+    catalogue.c.code_key,
+    catalogue.c.product_type,
+    bindparam("registered_at", type_=registration.c.registered_at.type),
+).where(catalogue.c.id == bindparam("product_id"))
+
+
+def _insert_if_free(dialect_insert: Callable[[Table], PostgresqlInsert | SqliteInsert]) -> Executable:
+    """Insert one period unless an active one exists, returning its id only when it was inserted.
+
+    ``ON CONFLICT DO NOTHING`` instead of catching the unique violation: on PostgreSQL a failed
+    statement aborts the whole transaction, so a caller that handles "already registered" could
+    not go on using it.
+    """
+    return (
+        dialect_insert(registration)
+        .from_select(_INSERT_COLUMNS, _ONE_SOURCE)
+        .on_conflict_do_nothing(
+            index_elements=[registration.c.provider_id, registration.c.product_id],
+            index_where=registration.c.removed_at.is_(None),
+        )
+        .returning(registration.c.id)
+    )
+
+
+_INSERT = {"sqlite": _insert_if_free(sqlite_insert), "postgresql": _insert_if_free(postgresql_insert)}
 _REMOVE = (
     update(registration)
     .where(
@@ -101,9 +122,11 @@ async def get_active(conn: Connection, *, provider_id: int, code_key: str) -> Re
     return None if row is None else Registration._make(row)
 
 
-async def insert_registration(conn: Connection, *, provider_id: int, product_id: int, at: datetime) -> None:
-    """Open a registration period; the partial unique index refuses a second active one."""
-    await conn.execute(_INSERT, {"provider_id": provider_id, "product_id": product_id, "registered_at": at})
+async def insert_registration(conn: Connection, *, provider_id: int, product_id: int, at: datetime) -> bool:
+    """Open a registration period; say False when one is already active (the partial unique index)."""
+    values = {"provider_id": provider_id, "product_id": product_id, "registered_at": at}
+    result = await conn.execute(_INSERT[conn.dialect_name], values)
+    return result.first() is not None
 
 
 async def close_registration(conn: Connection, *, provider_id: int, product_id: int, at: datetime) -> bool:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
-
 from provider_products.catalogue import service as catalogue_service
 from provider_products.catalogue.schemas import clean_code, code_key
 from provider_products.db.base import utcnow_seconds
@@ -39,12 +37,9 @@ async def register(conn: Connection, *, provider_id: int, code: str) -> Registra
     """Register an active catalogue product; 404 ``071-101`` if not registrable, 409 ``071-102`` if held."""
     product = await catalogue_service.registrable(conn, code=code)
     now = utcnow_seconds()
-    try:
-        await repository.insert_registration(conn, provider_id=provider_id, product_id=product.id, at=now)
-    except IntegrityError:
-        raise ProductAlreadyRegistered(
-            additional_information={"product_code": product.product_code}
-        ) from None
+    # The statement leaves the transaction usable either way: callers may go on after a 409.
+    if not await repository.insert_registration(conn, provider_id=provider_id, product_id=product.id, at=now):
+        raise ProductAlreadyRegistered(additional_information={"product_code": product.product_code})
     return RegistrationRead(product_code=product.product_code, registered_at=now)
 
 
