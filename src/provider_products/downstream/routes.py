@@ -26,7 +26,8 @@ ArcReader = Annotated[Caller, Depends(require_scopes("arc:read"))]
 ArcWriter = Annotated[Caller, Depends(require_scopes("arc:write"))]
 EhrReader = Annotated[Caller, Depends(require_scopes("ehr:read"))]
 EhrWriter = Annotated[Caller, Depends(require_scopes("ehr:write"))]
-RecordId = Annotated[str, Path(max_length=40)]
+# Ids are a prefix and hex digits; anything else (a NUL, which PostgreSQL cannot even compare) is a 422.
+RecordId = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 
 FILING_ERRORS = responses(
     400,
