@@ -162,6 +162,11 @@ def configure_logging(fmt: str) -> None:
     field, uvicorn's (configured by uvicorn before it builds the app) as a ``request_id=`` suffix.
     """
     _stamp_uvicorn_lines()
+    # No formatter here or in uvicorn prints a record's thread or process: don't look them up for
+    # every record (Python's logging HOWTO, "Optimization"); a third of building a record.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logger = logging.getLogger("provider_products")
     if any(getattr(h, "_provider_products", False) for h in logger.handlers):
         return
