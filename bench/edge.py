@@ -30,6 +30,7 @@ Results go to bench/out/edge-*.json and .md. PostgreSQL uses its own databases (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -97,7 +98,10 @@ class Setup:
         self.writers = [admin.create_client(env, f"bench-edge-writer-{i}") for i in range(args.rounds + 2)]
         self.files: dict[str, Path] = {}
         self._write("get", active[:READER_SIZE])
-        self._write("register", active[READER_SIZE:])
+        # Two servers (the code measured and a baseline) register disjoint codes for their providers.
+        rest = active[READER_SIZE:]
+        self._write("register", rest[: len(rest) // 2])
+        self._write("register" + "before:", rest[len(rest) // 2 :])
         self._write("list", [f"{PRODUCTS}?{urlencode({'size': 15, 'page': 0})}"])
         rng = random.Random(args.seed + 1)
         names = [r["name"] for r in self.rows if r["status"] == "ACTIVE" and len(r["name"].split()) >= 2]
@@ -106,7 +110,7 @@ class Setup:
         self.search_params = {"query": queries[0]}
 
     def _write(self, name: str, lines: list[str]) -> None:
-        path = self.work / f"{self.backend}-{name}.txt"
+        path = self.work / f"{self.backend}-{name.replace(':', '-')}.txt"
         path.write_text("\n".join(lines) + "\n")
         self.files[name] = path
 
@@ -123,36 +127,54 @@ def _check(base_url: str, token: str, setup: Setup) -> None:
             raise RuntimeError("GET one registration does not answer 200")
 
 
-def _hot(setup: Setup, wrk_path: str) -> dict[str, Any]:
-    """Interleaved rounds of the hot requests against the service and the bare app."""
-    args, workers = setup.args, WORKERS[setup.backend]
-    extra = ["--workers", str(workers)]
-    log = setup.work / f"{setup.backend}-hot.log"
-    bare_log = setup.work / f"{setup.backend}-bare.log"
-    runs: list[dict[str, Any]] = []
-    with (
-        Server(setup.env, log, ready_timeout=300, extra_args=extra) as server,
-        Server(setup.env, bare_log, command=_bare_command(workers)) as bare,
-    ):
-        token = api.get_token(server.base_url, setup.reader)
-        wait_for_index(server, token, workers, 900, SEARCH, setup.search_params)
+def _prepare_server(server: Server, setup: Setup, register: bool) -> str:
+    """Wait for ``server``'s search index, register the reader's 2,000 codes if asked; return its token."""
+    token = api.get_token(server.base_url, setup.reader)
+    wait_for_index(server, token, WORKERS[setup.backend], 900, SEARCH, setup.search_params)
+    if register:
         with httpx.Client(base_url=server.base_url, timeout=120) as http:
             codes = setup.active[:READER_SIZE]
             for start in range(0, len(codes), 500):
                 api.register_batch(http, token, codes[start : start + 500])
-        _check(server.base_url, token, setup)
-        writer_tokens = [api.get_token(server.base_url, w) for w in setup.writers]
+    _check(server.base_url, token, setup)
+    return token
+
+
+def _hot_names(baseline: bool) -> tuple[str, ...]:
+    """The measured targets: the hot requests, and with a baseline the same again on its server."""
+    return HOT + tuple(f"before:{n}" for n in HOT if n != "bare") if baseline else HOT
+
+
+def _hot(setup: Setup, wrk_path: str) -> dict[str, Any]:
+    """Interleaved rounds of the hot requests against the service, the bare app (and the baseline)."""
+    args, workers = setup.args, WORKERS[setup.backend]
+    extra = ["--workers", str(workers)]
+    names = _hot_names(args.baseline_src is not None)
+    runs: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(Server(setup.env, setup.work / "hot.log", 300, extra))
+        bare = stack.enter_context(Server(setup.env, setup.work / "bare.log", command=_bare_command(workers)))
+        servers = {"": server}
+        if args.baseline_src is not None:
+            env = {**setup.env, "PYTHONPATH": str(args.baseline_src.resolve())}
+            servers["before:"] = stack.enter_context(Server(env, setup.work / "before.log", 300, extra))
+        tokens = {k: _prepare_server(srv, setup, register=k == "") for k, srv in servers.items()}
+        writers = {k: [api.get_token(srv.base_url, w) for w in setup.writers] for k, srv in servers.items()}
 
         def run(name: str, seconds: int, writer: int) -> dict[str, Any]:
-            target = bare if name == "bare" else server
+            prefix, _, kind = name.rpartition(":")
+            prefix = f"{prefix}:" if prefix else ""
+            token = tokens[prefix]
             mode, tok, file = {
                 "trivial": ("healthz", None, None),
                 "bare": ("healthz", None, None),
                 "get": ("get", token, setup.files["get"]),
-                "register": ("register", writer_tokens[writer], setup.files["register"]),
+                # each server registers for its own providers: every answer is a 201
+                "register": ("register", writers[prefix][writer], setup.files[f"register{prefix}"]),
                 "list": ("paths", token, setup.files["list"]),
                 "search": ("paths", token, setup.files["search"]),
-            }[name]
+            }[kind]
+            target = bare if kind == "bare" else servers[prefix]
             result, cpu, wall = wrk.run_wrk_on(
                 target,
                 wrk_path,
@@ -166,26 +188,27 @@ def _hot(setup: Setup, wrk_path: str) -> dict[str, Any]:
             result["wall_s"] = wall
             return result
 
-        for name in HOT:  # warm-up: connections, caches, prepared statements
+        for name in names:  # warm-up: connections, caches, prepared statements
             run(name, 1, 0)
         for r in range(args.rounds):
-            shift = (r * len(HOT)) // args.rounds
-            for name in HOT[shift:] + HOT[:shift]:
+            shift = (r * len(names)) // args.rounds
+            for name in names[shift:] + names[:shift]:
                 result = run(name, args.duration, r + 1)
                 result.update(round=r, target=name)
                 runs.append(result)
                 print(
-                    f"{setup.backend} round {r + 1} {name:9s} {result['rps']:8,.0f} req/s "
+                    f"{setup.backend} round {r + 1} {name:16s} {result['rps']:8,.0f} req/s "
                     f"p95 {result['latency_us']['p95'] / 1000:6.1f} ms {result['statuses']}",
                     file=sys.stderr,
                 )
-    return {"runs": runs, "summary": _summarise_hot(runs, args.rounds)}
+    return {"runs": runs, "summary": _summarise_hot(runs, args.rounds, names)}
 
 
-def _summarise_hot(runs: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
+def _summarise_hot(runs: list[dict[str, Any]], rounds: int, names: tuple[str, ...]) -> dict[str, Any]:
     by = {(run["round"], run["target"]): run for run in runs}
     out: dict[str, Any] = {}
-    for name in HOT:
+    for name in names:
+        trivial = "before:trivial" if name.startswith("before:") else "trivial"
         mine = [by[(r, name)] for r in range(rounds)]
         statuses: dict[str, int] = {}
         for m in mine:
@@ -195,7 +218,7 @@ def _summarise_hot(runs: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
             "rps": [m["rps"] for m in mine],
             "median_rps": stats.median([m["rps"] for m in mine]),
             "of_trivial": stats.median(
-                [stats.ratio(by[(r, name)]["rps"], by[(r, "trivial")]["rps"]) for r in range(rounds)]
+                [stats.ratio(by[(r, name)]["rps"], by[(r, trivial)]["rps"]) for r in range(rounds)]
             ),
             "of_bare": stats.median(
                 [stats.ratio(by[(r, name)]["rps"], by[(r, "bare")]["rps"]) for r in range(rounds)]
@@ -450,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:
         help="measure this copy of src/ instead (e.g. `git archive main src | tar -x -C /tmp/main`, "
         "then --src /tmp/main/src): a before/after comparison with the same command",
     )
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also run this copy of src/ (e.g. main's) as a third server in the same interleaved rounds "
+        "of the hot section: a before/after comparison under the same machine load",
+    )
     parser.add_argument("--stem", default="edge", help="results file name stem (default edge)")
     args = parser.parse_args(argv)
     if args.redis_url.endswith("/15"):
@@ -491,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         "backends": backends,
     }
     data["config"]["src"] = str(args.src) if args.src else "src/ (this worktree)"
+    data["config"]["baseline_src"] = str(args.baseline_src) if args.baseline_src else None
     publish(args.stem, data, render(data), args.out_dir)
     return 1 if any("error" in b for b in backends.values()) else 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import list_growth
@@ -30,24 +31,29 @@ def _pct(value: float) -> str:
 
 
 def _render_hot(backend: str, hot: dict[str, Any]) -> list[str]:
+    """The hot requests' table; "CPU share" is the trivial (for /healthz: the bare) request's server CPU
+    per request over this one's, what the req/s share would be on an otherwise idle machine."""
     s, targets = hot["summary"], TARGETS[backend]
     rows = []
-    for name in HOT:
-        c = s[name]
-        goal = targets.get(name)
-        share = c["of_bare"] if name == "trivial" else c["of_trivial"]
+    for name in s:
+        before, _, kind = name.rpartition(":")
+        c, goal = s[name], targets.get(kind)
+        share = c["of_bare"] if kind == "trivial" else c["of_trivial"]
         verdict = "-" if goal is None else ("met" if share >= goal else "**missed**")
+        trivial = f"{before}:trivial" if before else "trivial"
+        base = s["bare" if kind == "trivial" else trivial]["median_cpu_ms"]
         rows.append(
             [
-                LABELS[name],
+                LABELS[kind] + (" **(baseline)**" if before else ""),
                 f"{c['median_rps']:,.0f}",
                 _pct(c["of_trivial"]),
                 _pct(c["of_bare"]),
                 f"{c['median_p50_ms']:.1f} / {c['median_p95_ms']:.1f}",
                 f"{c['median_cpu_ms']:.2f}",
+                _pct(stats.ratio(base, c["median_cpu_ms"])),
                 "-"
                 if goal is None
-                else f">= {goal:.0%} of {'bare' if name == 'trivial' else 'trivial'}: {verdict}",
+                else f">= {goal:.0%} of {'bare' if kind == 'trivial' else 'trivial'}: {verdict}",
                 json.dumps(c["statuses"]),
             ]
         )
@@ -58,6 +64,7 @@ def _render_hot(backend: str, hot: dict[str, Any]) -> list[str]:
         "% of bare",
         "p50 / p95 ms",
         "server CPU ms/req",
+        "CPU share",
         "target",
         "statuses",
     ]
@@ -139,7 +146,9 @@ def render(data: dict[str, Any]) -> str:
         f"`{cfg['command']}`: wrk 1 thread, {cfg['connections']} connections, {cfg['duration']} s per run, "
         f"{cfg['rounds']} interleaved rounds (order rotated), medians; catalogue {cfg['catalogue_size']:,}; "
         f"SQLite 1 worker, PostgreSQL + Redis 2 workers. Machine: {machine['cpus']} CPUs, load average "
-        f"at start {machine['loadavg_at_start'][0]:.2f}. Code measured: {cfg.get('src', 'src/')}.\n",
+        f"at start {machine['loadavg_at_start'][0]:.2f}. Code measured: {cfg.get('src', 'src/')}"
+        + (f"; baseline (interleaved): {cfg['baseline_src']}" if cfg.get("baseline_src") else "")
+        + ".\n",
     ]
     for backend, result in data["backends"].items():
         if "hot" in result:
@@ -153,3 +162,18 @@ def render(data: dict[str, Any]) -> str:
         if "error" in result:
             lines.append(f"\n**{backend} failed:** {result['error']}\n")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Render a results file of bench/edge.py again: ``python bench/edge_report.py bench/out/edge-*.json``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(main.__doc__ or "").splitlines()[0])
+    parser.add_argument("results", type=Path)
+    args = parser.parse_args(argv)
+    print(render(json.loads(args.results.read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
