@@ -42,7 +42,11 @@ class Server:
         log_path: Path,
         ready_timeout: float = 60.0,
         extra_args: Sequence[str] = (),
+        command: Sequence[str] | None = None,
     ) -> None:
+        """``command`` replaces ``provider-products serve``: another ASGI server answering
+        ``/healthz``, its ``{host}`` and ``{port}`` filled in (``extra_args`` follow it)."""
+        self.command = list(command) if command is not None else None
         self.env = env
         self.log_path = log_path
         self.ready_timeout = ready_timeout
@@ -67,8 +71,13 @@ class Server:
         """Start the server and wait until ``/healthz`` answers 200 (or fail with the log's tail)."""
         with self.log_path.open("wb") as log:
             self.spawned_at = time.perf_counter()
+            argv = (
+                [cli_path(), "serve", "--host", HOST, "--port", "{port}"]
+                if self.command is None
+                else self.command
+            )
             self.proc = subprocess.Popen(
-                [cli_path(), "serve", "--host", HOST, "--port", str(self.port), *self.extra_args],
+                [a.format(host=HOST, port=self.port) for a in argv] + self.extra_args,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

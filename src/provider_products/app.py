@@ -35,6 +35,7 @@ from provider_products.registry.routes import router as registry_router
 from provider_products.runtime import Runtime, runtime
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+PROBES = frozenset({"/healthz", "/readyz"})
 
 DESCRIPTION = """\
 Health-insurance provider product registry, compatible with Osigu's public API.
@@ -124,6 +125,9 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
             {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
         )
 
+    # The probes first: the router tries routes in order, and the probes a load balancer sends every
+    # second need not be matched against every API route before their own (a stable sort).
+    app.router.routes.sort(key=lambda route: getattr(route, "path", None) not in PROBES)
     check_routes(app.routes)
     openapi.install(
         app,

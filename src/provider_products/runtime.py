@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
@@ -31,7 +32,7 @@ class Runtime:
 
     def rate_of(self, client_rate: str | None) -> tuple[int, int]:
         """Return ``(limit, window seconds)`` for a client: its own override or the service default."""
-        return parse_rate(client_rate) if client_rate else self.default_rate
+        return _parsed_rate(client_rate) if client_rate else self.default_rate
 
     @classmethod
     def build(cls, settings: Settings, limiter: RateLimiter | None = None) -> Runtime:
@@ -57,6 +58,12 @@ class Runtime:
             default_rate=parse_rate(settings.rate_limit),
             token_rate=parse_rate(settings.token_rate_limit),
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_rate(text: str) -> tuple[int, int]:
+    """``parse_rate`` once per distinct override, not on every request of its clients."""
+    return parse_rate(text)
 
 
 def runtime(connection: HTTPConnection) -> Runtime:

@@ -6,6 +6,8 @@ Each test starts its own server with short timeouts, so that nothing waits for t
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import socket
 import subprocess
 import time
@@ -54,6 +56,19 @@ def _status(sock: socket.socket) -> int | None:
     return int(data.split()[1]) if data.startswith(b"HTTP/1.1 ") else None
 
 
+def _response(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, object]]:
+    """Read a whole answer until the server closes: its status, headers and JSON body."""
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines)
+    assert len(body) == int(headers["content-length"])
+    return int(status_line.split()[1]), headers, json.loads(body)
+
+
 def _closed_within(sock: socket.socket, seconds: float) -> float:
     """Read until the server closes; return how long it took (fails beyond ``seconds``)."""
     sock.settimeout(seconds)
@@ -78,6 +93,22 @@ def test_header_of_100_kib_is_answered_431(server: Server) -> None:
         assert _status(sock) == 431
 
 
+def test_header_beyond_limit_is_answered_with_the_error_envelope(server: Server) -> None:
+    with _connect(server) as sock:
+        with contextlib.suppress(OSError):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40 * 1024 + b"\r\n\r\n")
+        status, headers, body = _response(sock)
+    assert status == 431
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
+    assert body == {
+        "error_code": "071-431",
+        "message": "Request header fields too large",
+        "additional_information": {"max_header_bytes": 32768},
+    }
+
+
 def test_header_within_limit_is_served(server: Server) -> None:
     with _connect(server) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 24 * 1024 + b"\r\n\r\n")
@@ -99,6 +130,20 @@ def test_half_request_is_answered_408_and_closed_after_timeout(server: Server) -
         assert _status(sock) == 408
         elapsed = time.monotonic() - start + _closed_within(sock, 5)
     assert 0.5 < elapsed < 4
+
+
+def test_half_request_is_answered_with_the_error_envelope(server: Server) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        status, headers, body = _response(sock)
+    assert status == 408
+    assert headers["content-type"] == "application/json"
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
+    assert body == {
+        "error_code": "071-408",
+        "message": "Request not received in time",
+        "additional_information": {"timeout_seconds": 1.0},
+    }
 
 
 def test_slow_header_bytes_do_not_extend_the_timeout(server: Server) -> None:

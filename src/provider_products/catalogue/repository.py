@@ -86,6 +86,8 @@ class IndexRow(NamedTuple):
 
 _ENTRY = select(*(catalogue.c[name] for name in CatalogueEntry._fields))
 _BY_CODE = _ENTRY.where(catalogue.c.code_key == bindparam("code_key"))
+# Built once: a search answers a page of ids through this statement on every request.
+_BY_IDS = _ENTRY.where(catalogue.c.id.in_(bindparam("ids", expanding=True)))
 
 
 async def get_by_code(conn: Connection, code_key: str) -> CatalogueEntry | None:
@@ -168,7 +170,7 @@ async def get_by_ids(conn: Connection, ids: Sequence[int]) -> list[CatalogueEntr
     """Return the entries with these ids, in the order given."""
     if not ids:
         return []
-    rows = {row.id: row for row in (await conn.execute(_ENTRY.where(catalogue.c.id.in_(ids)))).all()}
+    rows = {row.id: row for row in (await conn.execute(_BY_IDS, {"ids": list(ids)})).all()}
     return [CatalogueEntry._make(rows[i]) for i in ids if i in rows]
 
 

@@ -5,11 +5,17 @@ thread hop costs, so its statements are executed directly on the event loop thro
 synchronous engine. Write transactions are serialised by an asyncio lock so that a suspended writer
 can never make another one block the loop on SQLite's file lock. PostgreSQL goes through
 SQLAlchemy's asyncio engine on asyncpg.
+
+Round trips to PostgreSQL are what a request waits for, so a read costs one per statement: reads
+run in autocommit (under READ COMMITTED each statement takes its own snapshot inside a transaction
+too, so BEGIN and COMMIT would add two round trips and no guarantee), and a pooled connection is
+pinged before use only when it sat idle long enough to have been cut (``IDLE_PING_SECONDS``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import Result, make_url
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
@@ -26,6 +32,9 @@ from sqlalchemy.sql import Executable
 from provider_products.errors import StoreUnavailable
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+
+IDLE_PING_SECONDS = 1.0
+"""A pooled PostgreSQL connection idle this long is pinged before use (and replaced if dead)."""
 
 
 class Connection(Protocol):
@@ -97,10 +106,15 @@ class Database:
                 # A small overflow: a pool that holds the usual concurrency avoids opening and
                 # closing connections under load.
                 max_overflow=max(2, pool_size // 4),
-                pool_pre_ping=True,
                 pool_timeout=5,
                 connect_args={"timeout": 3, "command_timeout": 15},
             )
+            _ping_when_idle(self._async_engine.sync_engine)
+        self._read_engine = (
+            None
+            if self._async_engine is None
+            else self._async_engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @property
     def sync_engine(self) -> Engine:
@@ -131,9 +145,13 @@ class Database:
                 else:
                     with self._sync_engine.begin() as conn:
                         yield _SQLiteConnection(conn)
-            else:
+            elif write:
                 assert self._async_engine is not None
                 async with self._async_engine.begin() as aconn:
+                    yield _AsyncConnection(aconn)
+            else:
+                assert self._read_engine is not None
+                async with self._read_engine.connect() as aconn:
                     yield _AsyncConnection(aconn)
         except (IntegrityError, DataError, ProgrammingError):
             raise
@@ -182,6 +200,33 @@ def _sqlite_engine(url: str, synchronous: str, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: SyncConnection) -> None:
-        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+        # Straight to the driver: SQLAlchemy's statement machinery costs more than SQLite's BEGIN.
+        dbapi_connection: Any = conn.connection.dbapi_connection
+        dbapi_connection.execute(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle ``IDLE_PING_SECONDS`` or more.
+
+    A connection in steady use is known alive; one that sat idle may have been cut (a PostgreSQL
+    restart, a firewall) and is pinged, and replaced when dead (the pool retries the checkout).
+    A connection that dies while in use fails its request with a 503, and SQLAlchemy then
+    replaces every connection opened before the failure.
+    """
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("a pooled connection was dead") from exc

@@ -9,8 +9,8 @@ headers to whatever answer goes out, the routes' and the edge's own errors alike
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -68,7 +68,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         given = header(scope, b"x-request-id")
-        request_id = given if given and _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if given and _SANE_REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
         context = RequestContext(request_id, [(b"x-request-id", request_id.encode())])
         scope.setdefault("state", {})[_KEY] = context
 

@@ -10,13 +10,17 @@ from fastapi import Query, Request
 from provider_products.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageMeta, PageParams
 
 
-def page_params(
+async def page_params(
     page: Annotated[int, Query(ge=0, le=10_000_000, description="0-based page number")] = 0,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page, 1 to 200")] = (
         DEFAULT_PAGE_SIZE
     ),
 ) -> PageParams:
-    """Read ``page`` and ``size`` from the query string."""
+    """Read ``page`` and ``size`` from the query string.
+
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
+    thread, a thread hop per list and search request.
+    """
     return PageParams(page=page, size=size)
 
 

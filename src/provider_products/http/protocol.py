@@ -15,6 +15,10 @@ Hand-written because uvicorn 0.54 has neither bound on its fast (httptools) prot
   request, and every request ``request_timeout`` seconds from its first byte until it is complete
   (head and body); otherwise it is answered ``408`` (if its head was not complete) and closed.
 
+Both answers carry the contract's error envelope (``071-431`` with ``max_header_bytes``, ``071-408``
+with ``timeout_seconds``) and a fresh ``X-Request-Id``, like every answer of the service; they are
+rendered once per process, not per rejection.
+
 A rejected connection is closed "lingering": the response is written, the write side shut, and
 what the client still sends is read and dropped for a moment, so that closing a socket with unread
 data does not reset the connection before the client has read the response.
@@ -33,10 +37,13 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from provider_products.http.errors import envelope
+
 DEFAULT_MAX_HEADER_BYTES = 32 * 1024
 DEFAULT_REQUEST_TIMEOUT = 20.0
 _LINGER_SECONDS = 1.0
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_MESSAGES = {408: "Request not received in time", 431: "Request header fields too large"}
 
 
 @functools.cache
@@ -45,6 +52,21 @@ def limits() -> tuple[int, float]:
     size = int(os.environ.get("PROVIDER_PRODUCTS_MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES))
     timeout = float(os.environ.get("PROVIDER_PRODUCTS_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT))
     return size, timeout
+
+
+@functools.cache
+def rejection(status: int) -> tuple[bytes, bytes]:
+    """Return the head (without its ``x-request-id`` line) and the envelope body of a 408 or 431."""
+    max_header_bytes, request_timeout = limits()
+    detail: dict[str, Any] = (
+        {"max_header_bytes": max_header_bytes} if status == 431 else {"timeout_seconds": request_timeout}
+    )
+    body = envelope(f"071-{status}", _MESSAGES[status], detail)
+    head = (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+        b"connection: close\r\n" % (status, _REASONS[status], len(body))
+    )
+    return head, body
 
 
 class _Rejected(Exception):
@@ -140,16 +162,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _reject(self, status: int) -> None:
-        """Answer ``status`` with a plain body, shut the write side and close after a short linger."""
+        """Answer ``status`` with the error envelope, shut the write side and close after a linger."""
         self._rejected = True
         self._cancel_request_timer()
         self._unset_keepalive_if_required()
-        reason = _REASONS[status]
-        body = reason + b"\n"
-        self.transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, reason, len(body), body)
-        )
+        head, body = rejection(status)
+        request_id = os.urandom(16).hex().encode()
+        self.transport.write(b"%sx-request-id: %s\r\n\r\n%s" % (head, request_id, body))
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(_LINGER_SECONDS, self.transport.close)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Table,
     and_,
     bindparam,
@@ -174,14 +176,42 @@ async def list_active(
     return [Registration._make(row) for row in rows], total
 
 
+@functools.cache
+def _count_statement(typed: bool) -> Select[tuple[int]]:
+    """The count of a provider's active registrations (of one type when ``typed``), built once."""
+    query = select(func.coalesce(func.sum(counts.c.active_count), 0)).where(
+        counts.c.provider_id == bindparam("provider_id")
+    )
+    return query.where(counts.c.product_type == bindparam("product_type")) if typed else query
+
+
+@functools.cache
+def _page_statement(typed: bool, backwards: bool) -> Select[tuple[str, str, str, datetime]]:
+    """One page of a provider's active registrations in code order, built once per variant.
+
+    Building a statement per request costs more than SQLite takes to run it (SQLAlchemy computes
+    its cache key from the whole expression); the page's bounds are parameters instead.
+    """
+    ids = select(registration.c.id).where(
+        registration.c.provider_id == bindparam("provider_id"), registration.c.removed_at.is_(None)
+    )
+    if typed:
+        ids = ids.where(registration.c.product_type == bindparam("product_type"))
+    order = registration.c.code_key.desc() if backwards else registration.c.code_key
+    page = ids.order_by(order).limit(bindparam("limit")).offset(bindparam("offset")).subquery()
+    return (
+        select(*_COLUMNS)
+        .select_from(page.join(registration, registration.c.id == page.c.id))
+        .join(catalogue, catalogue.c.id == registration.c.product_id)
+        .order_by(registration.c.code_key)
+    )
+
+
 async def count_active(conn: Connection, *, provider_id: int, product_type: str | None) -> int:
     """Return how many active registrations the provider has (of one type), from the counter rows."""
-    query = select(func.coalesce(func.sum(counts.c.active_count), 0)).where(
-        counts.c.provider_id == provider_id
-    )
-    if product_type is not None:
-        query = query.where(counts.c.product_type == product_type)
-    return int((await conn.execute(query)).scalar_one())
+    statement = _count_statement(product_type is not None)
+    params = {"provider_id": provider_id, "product_type": product_type}
+    return int((await conn.execute(statement, params)).scalar_one())
 
 
 async def _list_by_code(
@@ -197,24 +227,15 @@ async def _list_by_code(
     end = min(offset + limit, total)
     if offset >= end:
         return [], total
-    ids = select(registration.c.id).where(
-        registration.c.provider_id == provider_id, registration.c.removed_at.is_(None)
-    )
-    if product_type is not None:
-        ids = ids.where(registration.c.product_type == product_type)
     backwards = offset > total - end
-    if backwards:
-        ids = ids.order_by(registration.c.code_key.desc()).limit(end - offset).offset(total - end)
-    else:
-        ids = ids.order_by(registration.c.code_key).limit(end - offset).offset(offset)
-    page = ids.subquery()
-    query = (
-        select(*_COLUMNS)
-        .select_from(page.join(registration, registration.c.id == page.c.id))
-        .join(catalogue, catalogue.c.id == registration.c.product_id)
-        .order_by(registration.c.code_key)
-    )
-    rows = (await conn.execute(query)).all()
+    statement = _page_statement(product_type is not None, backwards)
+    params = {
+        "provider_id": provider_id,
+        "product_type": product_type,
+        "limit": end - offset,
+        "offset": total - end if backwards else offset,
+    }
+    rows = (await conn.execute(statement, params)).all()
     return [Registration._make(row) for row in rows], total
 
 
