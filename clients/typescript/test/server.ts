@@ -31,13 +31,16 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** The settings of every command: this database only, whatever the caller's environment says. */
-function environment(dir: string): NodeJS.ProcessEnv {
+/** The settings of every command: this database only (plus `settings`), whatever the caller's environment says. */
+function environment(dir: string, settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith("PROVIDER_PRODUCTS_")) env[key] = value;
   }
-  return { ...env, PROVIDER_PRODUCTS_DATABASE_URL: `sqlite:///${join(dir, "pp.db")}`, PROVIDER_PRODUCTS_LOG_REQUESTS: "false" };
+  env.PROVIDER_PRODUCTS_DATABASE_URL = `sqlite:///${join(dir, "pp.db")}`;
+  env.PROVIDER_PRODUCTS_LOG_REQUESTS = "false";
+  for (const [key, value] of Object.entries(settings)) env[`PROVIDER_PRODUCTS_${key.toUpperCase()}`] = value;
+  return env;
 }
 
 async function freePort(): Promise<number> {
@@ -69,10 +72,10 @@ async function waitUntilUp(child: ChildProcess, baseUrl: string, logs: () => str
   throw new Error(`server not up after ${STARTUP_TIMEOUT_MS} ms:\n${logs()}`);
 }
 
-/** Start `serve` on a fresh sandbox database and wait until it answers. */
-export async function startServer(): Promise<Server> {
+/** Start `serve` on a fresh sandbox database, with `settings` (`{ redis_url: ... }`), and wait until it answers. */
+export async function startServer(settings: Record<string, string> = {}): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), "pp-ts-"));
-  const env = environment(dir);
+  const env = environment(dir, settings);
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const child = spawn(CLI, ["serve", "--host", "127.0.0.1", "--port", String(port)], {
