@@ -146,17 +146,18 @@ function postmanTests(document, step) {
   return lines;
 }
 
+/** A path parameter's value: the scenario's, else the document's example (never a faked one). */
+function pathValue(step, name) {
+  if (step.path && name in step.path) return step.path[name];
+  const parameter = (step.operation.op.parameters ?? []).find((p) => p.in === "path" && p.name === name);
+  return String(parameter?.example ?? parameter?.schema?.examples?.[0] ?? parameter?.schema?.example ?? "example");
+}
+
 function postmanRequest(document, item, step) {
   const request = item.request;
   delete request.name;
-  for (const variable of request.url.variable ?? []) {
-    if (step.path && variable.key in step.path) variable.value = step.path[variable.key];
-  }
-  if (step.query) {
-    request.url.query = Object.entries(step.query).map(([key, value]) => ({ key, value }));
-  } else if (!step.unscripted) {
-    request.url.query = [];
-  }
+  for (const variable of request.url.variable ?? []) variable.value = pathValue(step, variable.key);
+  request.url.query = Object.entries(step.query ?? {}).map(([key, value]) => ({ key, value }));
   // Idempotency-Key is optional: leave it to the caller (a fixed one would replay the first answer).
   request.header = (request.header ?? []).filter((h) => h.key.toLowerCase() !== "idempotency-key");
   if (step.operationId === "issueToken") {
@@ -244,17 +245,15 @@ function brunoRequest(item, step, seq) {
   item.examples = (item.examples ?? []).filter((e) => e.name === `${step.operation.success} Response`);
   request.headers = request.headers.filter((h) => h.name.toLowerCase() !== "idempotency-key");
   for (const param of request.params) {
-    if (param.type === "path" && step.path && param.name in step.path) param.value = step.path[param.name];
+    if (param.type === "path") param.value = pathValue(step, param.name);
   }
+  request.params = request.params.filter((p) => p.type !== "query");
+  request.url = request.url.split("?")[0];
   if (step.query) {
-    request.params = request.params.filter((p) => p.type !== "query");
     for (const [name, value] of Object.entries(step.query)) {
       request.params.push({ name, value, type: "query", enabled: true, description: "" });
     }
-    request.url = `${request.url.split("?")[0]}?${new URLSearchParams(step.query).toString().replace(/%7B%7B|%7D%7D/g, (m) => decodeURIComponent(m))}`;
-  } else if (!step.unscripted) {
-    request.params = request.params.filter((p) => p.type !== "query");
-    request.url = request.url.split("?")[0];
+    request.url += `?${new URLSearchParams(step.query)}`;
   }
   if (step.operationId === "issueToken") {
     request.auth = { mode: "none" };
