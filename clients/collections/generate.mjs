@@ -61,20 +61,22 @@ function plan(document) {
 /** A JSON schema of the document with the component schemas it uses under `definitions`. */
 function standalone(document, schema) {
   const definitions = {};
-  const rewrite = (node) => {
-    if (Array.isArray(node)) return node.map(rewrite);
+  const ANNOTATIONS = new Set(["description", "title", "examples", "example"]);
+  // `names` is true inside `properties`, whose keys are field names (a field may be called "title").
+  const rewrite = (node, names = false) => {
+    if (Array.isArray(node)) return node.map((n) => rewrite(n));
     if (node === null || typeof node !== "object") return node;
     const out = {};
     for (const [key, value] of Object.entries(node)) {
-      if (key === "$ref" && typeof value === "string" && value.startsWith("#/components/schemas/")) {
+      if (!names && key === "$ref" && typeof value === "string" && value.startsWith("#/components/schemas/")) {
         const name = value.slice("#/components/schemas/".length);
         if (!(name in definitions)) {
           definitions[name] = {};
           definitions[name] = rewrite(document.components.schemas[name]);
         }
         out.$ref = `#/definitions/${name}`;
-      } else if (key !== "examples" && key !== "example" && key !== "description" && key !== "title") {
-        out[key] = rewrite(value);
+      } else if (names || !ANNOTATIONS.has(key)) {
+        out[key] = rewrite(value, !names && key === "properties");
       }
     }
     return out;
