@@ -22,7 +22,8 @@ let credentials: Credentials;
 let shared: ProviderProductsClient;
 
 before(async () => {
-  server = await startServer();
+  // Client records are not cached, so that a disabled client is refused at once.
+  server = await startServer({ client_cache_seconds: "0" });
   credentials = await server.createClient({ rateLimit: "1000/minute" });
   shared = client();
 });
@@ -79,6 +80,27 @@ describe("token", () => {
       assert.equal(error.errorCode, "071-401");
       return true;
     });
+  });
+
+  test("refused_token_is_renewed_once_then_the_refusal_is_raised", async () => {
+    const own = await server.createClient();
+    const counts = new Map<string, number>();
+    const api = createClient({
+      baseUrl: server.baseUrl,
+      clientId: own.client_id,
+      clientSecret: own.client_secret,
+      fetch: countingFetch(counts),
+    });
+    await ok(api.api.GET("/arc/v1/products", { params: { query: { size: 1 } } }));
+    await server.admin("clients", "disable", own.client_id);
+    await assert.rejects(ok(api.api.GET("/arc/v1/products", { params: { query: { size: 1 } } })), (error: unknown) => {
+      assert.ok(error instanceof AuthenticationFailed);
+      assert.equal(error.status, 401);
+      return true;
+    });
+    // The 401 made the client drop its token and ask for a new one, once; that request was refused.
+    assert.equal(counts.get("/arc/v1/products"), 2);
+    assert.equal(counts.get("/v1/oauth/token"), 2);
   });
 
   test("narrowed_scope_is_what_the_token_grants", async () => {

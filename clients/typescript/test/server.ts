@@ -28,6 +28,8 @@ export interface Server {
   baseUrl: string;
   /** A new OAuth client of `provider` (created when missing), optionally with its own rate limit. */
   createClient(options?: { provider?: string; rateLimit?: string; scopes?: string }): Promise<Credentials>;
+  /** Run `provider-products ARGS` on this server's database (`clients disable ID`, ...). */
+  admin(...args: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -100,6 +102,9 @@ export async function startServer(settings: Record<string, string> = {}): Promis
       if (scopes !== undefined) args.push("--scopes", scopes);
       const { stdout } = await run(CLI, args, { env, cwd: dir });
       return JSON.parse(stdout) as Credentials;
+    },
+    async admin(...args) {
+      return (await run(CLI, args, { env, cwd: dir })).stdout;
     },
     async stop() {
       if (child.exitCode === null) {
