@@ -1,4 +1,4 @@
-/** The client against a real server: token, search, register, 409, every page, errors, idempotent retries. */
+/** The client against a real server: token, search, register, 409, every page, errors, retries, 429. */
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -10,6 +10,7 @@ import {
   ProductNotRegistered,
   ProductNotInCatalogue,
   ProviderProductsClient,
+  RateLimited,
   ValidationFailed,
   createClient,
   ok,
@@ -20,11 +21,20 @@ let server: Server;
 let credentials: Credentials;
 /** The client most tests share: the token endpoint allows 10 tokens a minute per client id. */
 let shared: ProviderProductsClient;
+/** Clients with small limits of their own, for the rate-limit tests. */
+let strict: Credentials;
+let short: Credentials;
+let slow: Credentials;
 
 before(async () => {
   // Client records are not cached, so that a disabled client is refused at once.
   server = await startServer({ client_cache_seconds: "0" });
-  credentials = await server.createClient({ rateLimit: "1000/minute" });
+  [credentials, strict, short, slow] = await Promise.all([
+    server.createClient({ rateLimit: "1000/minute" }),
+    server.createClient({ rateLimit: "3/5 seconds" }),
+    server.createClient({ rateLimit: "2/3 seconds" }),
+    server.createClient({ rateLimit: "1/minute" }),
+  ]);
   shared = client();
 });
 after(async () => {
@@ -254,5 +264,55 @@ describe("retries", () => {
     });
     await assert.rejects(api.token(), ConnectionError);
     assert.equal(counts.get("/v1/oauth/token"), 3);
+  });
+});
+
+describe("rate limit", () => {
+  const ONE = { params: { path: { product_code: "MED-042" } } } as const;
+
+  test("exhausted_limit_raises_rate_limited_with_retry_after", async () => {
+    const own = strict;
+    const api = createClient({ baseUrl: server.baseUrl, clientId: own.client_id, clientSecret: own.client_secret, retry: { maxRetries: 0 } });
+    for (let i = 0; i < 3; i++) await ok(api.api.GET("/arc/v1/products/{product_code}", ONE));
+    assert.deepEqual(api.lastRateLimit && { limit: api.lastRateLimit.limit, remaining: api.lastRateLimit.remaining }, {
+      limit: 3,
+      remaining: 0,
+    });
+    await assert.rejects(ok(api.api.GET("/arc/v1/products/{product_code}", ONE)), (error: unknown) => {
+      assert.ok(error instanceof RateLimited);
+      assert.equal(error.status, 429);
+      assert.equal(error.errorCode, "071-429");
+      const header = Number(error.response.headers.get("retry-after"));
+      assert.ok(header >= 1 && header <= 5, `Retry-After ${header}`);
+      assert.equal(error.retryAfterSeconds, header);
+      assert.equal(error.additionalInformation.retry_after_seconds, header);
+      return true;
+    });
+  });
+
+  test("rate_limited_request_waits_retry_after_and_is_admitted", async () => {
+    const own = short;
+    const api = createClient({ baseUrl: server.baseUrl, clientId: own.client_id, clientSecret: own.client_secret });
+    await ok(api.api.GET("/arc/v1/products/{product_code}", ONE));
+    await ok(api.api.GET("/arc/v1/products/{product_code}", ONE));
+    const started = Date.now();
+    const product = await ok(api.api.GET("/arc/v1/products/{product_code}", ONE));
+    assert.equal(product.product_code, "MED-042");
+    // The third request was refused, waited for the Retry-After (at least one second) and went through.
+    assert.ok(Date.now() - started >= 900, `admitted after ${Date.now() - started} ms`);
+  });
+
+  test("retry_after_longer_than_the_cap_is_not_waited_for", async () => {
+    const own = slow;
+    const api = createClient({
+      baseUrl: server.baseUrl,
+      clientId: own.client_id,
+      clientSecret: own.client_secret,
+      retry: { maxRetryAfterSeconds: 5 },
+    });
+    await ok(api.api.GET("/arc/v1/products/{product_code}", ONE));
+    const started = Date.now();
+    await assert.rejects(ok(api.api.GET("/arc/v1/products/{product_code}", ONE)), RateLimited);
+    assert.ok(Date.now() - started < 5_000);
   });
 });
