@@ -11,20 +11,7 @@ if [ ! -x node_modules/.bin/redocly ] || [ ! -x node_modules/.bin/spectral ]; th
 fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-"$python" - "$out/openapi.json" <<'PY'
-"""Write the document ``create_app`` serves at /openapi.json (no database is opened)."""
-import json
-import sys
-import tempfile
-from pathlib import Path
-
-from provider_products.app import create_app
-from provider_products.config import Settings
-
-db = Path(tempfile.mkdtemp()) / "openapi.db"
-app = create_app(Settings(database_url=f"sqlite:///{db}", jwt_secret="openapi-lint-" + "x" * 32))
-Path(sys.argv[1]).write_text(json.dumps(app.openapi(), indent=2))
-PY
+"$python" ../dump_openapi.py "$out/openapi.json"
 echo "== redocly lint (recommended)"
 node_modules/.bin/redocly lint --config .redocly.yaml "$out/openapi.json"
 echo "== spectral lint (oas)"
