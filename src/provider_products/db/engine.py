@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +35,8 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 IDLE_PING_SECONDS = 1.0
 """A pooled PostgreSQL connection idle this long is pinged before use (and replaced if dead)."""
+SUSPECT_SECONDS = 30.0
+"""After a failure, every pooled connection is pinged before use for this long."""
 
 
 class Connection(Protocol):
@@ -93,6 +95,7 @@ class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> None:
         self.dialect, self.url = normalise_url(url)
         self._write_lock = asyncio.Lock()
+        self._suspect_until = 0.0
         self._sync_engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
         if self.dialect == "sqlite":
@@ -109,7 +112,7 @@ class Database:
                 pool_timeout=5,
                 connect_args={"timeout": 3, "command_timeout": 15},
             )
-            _ping_when_idle(self._async_engine.sync_engine)
+            _ping_when_idle(self._async_engine.sync_engine, lambda: time.monotonic() < self._suspect_until)
         self._read_engine = (
             None
             if self._async_engine is None
@@ -157,7 +160,10 @@ class Database:
             raise
         except (DBAPIError, SQLAlchemyTimeoutError, OSError, TimeoutError) as exc:
             # Anything else from the driver means the store cannot serve us now (down, restarting,
-            # connection lost, pool exhausted): a clean 503 the client may retry.
+            # connection lost, pool exhausted): a clean 503 the client may retry. Until the store
+            # answers again, every pooled connection is pinged before use, busy or not, so that
+            # connections cut by a restart are replaced instead of failing request after request.
+            self._suspect_until = time.monotonic() + SUSPECT_SECONDS
             raise StoreUnavailable("The database is unavailable") from exc
 
     async def ping(self) -> bool:
@@ -207,13 +213,14 @@ def _sqlite_engine(url: str, synchronous: str, pool_size: int) -> Engine:
     return engine
 
 
-def _ping_when_idle(engine: Engine) -> None:
+def _ping_when_idle(engine: Engine, suspect: Callable[[], bool]) -> None:
     """Ping a pooled connection before use only when it sat idle ``IDLE_PING_SECONDS`` or more.
 
     A connection in steady use is known alive; one that sat idle may have been cut (a PostgreSQL
     restart, a firewall) and is pinged, and replaced when dead (the pool retries the checkout).
-    A connection that dies while in use fails its request with a 503, and SQLAlchemy then
-    replaces every connection opened before the failure.
+    A connection that dies while in use fails its request with a 503; from then on, while
+    ``suspect()`` says so, every checkout pings, so the connections a restart cut are all replaced
+    even when the pool is too busy for any of them to sit idle.
     """
 
     @event.listens_for(engine.pool, "checkin")
@@ -224,7 +231,8 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine.pool, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+        idle = idle_since is not None and time.monotonic() - idle_since >= IDLE_PING_SECONDS
+        if not idle and not suspect():
             return
         try:
             dbapi_connection.ping()

@@ -73,9 +73,12 @@ class RedisRateLimiter:
         cls, url: str, *, failure_mode: Literal["open", "closed"] = "open", prefix: str = "pp:rl:"
     ) -> RedisRateLimiter:
         """Connect lazily to the Redis at ``url`` with short timeouts, so an outage cannot hang requests."""
+        # A Redis that is down refuses the connection at once; one that answers late is more
+        # often a loaded machine than a broken store, and admitting past the limit (fail open)
+        # would break the limit's exactness: give an answer two seconds before giving up on it.
         redis = Redis.from_url(
             url,
-            socket_timeout=0.5,
+            socket_timeout=2.0,
             socket_connect_timeout=0.5,
             health_check_interval=10,
             retry_on_timeout=False,
