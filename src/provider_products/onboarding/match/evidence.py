@@ -20,6 +20,7 @@ from provider_products.onboarding.match.scoring import (
     covered_words,
     credit,
     medicine_row,
+    named_by_main_words,
     pair_credit,
     synonym_match,
 )
@@ -70,7 +71,7 @@ def assess(
     missing = [w for w in indexed.core if covered.get(w, 0.0) < _NAMED]
     if missing:
         problems.append("name words missing: " + ", ".join(missing))
-    elif indexed.core and query.details and not _named_outside_brackets(query, indexed):
+    elif indexed.core and query.details and not named_by_main_words(query, indexed):
         problems.append("named only in brackets: " + ", ".join(indexed.core))
     strength, strength_problem = _strength(query, indexed)
     if strength_problem:
@@ -84,14 +85,6 @@ def assess(
         problems.append(unstated)
     reason = ", ".join(part for part in (_named(query, indexed), strength, _form(indexed)) if part)
     return reason, "; ".join(problems) or None
-
-
-def _named_outside_brackets(query: Query, indexed: Indexed) -> bool:
-    """Whether a word of the row's name itself (not of its brackets) names one of the entry's words."""
-    for word, matches in zip(query.words, query.matches, strict=True):
-        if word not in query.details and any(matches.get(w, 0.0) >= _NAMED for w in indexed.all_words):
-            return True
-    return False
 
 
 def _named(query: Query, indexed: Indexed) -> str:

@@ -134,7 +134,7 @@ def _penalty(query: Query, indexed: Indexed) -> float:
     if query.facets is None or indexed.facets is None:
         return 1.0
     found = contradictions(query.facets, indexed.facets)
-    if query.details and not _named_by_main_words(query, indexed):
+    if query.details and not named_by_main_words(query, indexed):
         return _DETAILS_ONLY_FACTOR
     if any(not c.startswith("qualifier") for c in found):
         return _FORM_CONTRADICTION_FACTOR
@@ -211,7 +211,8 @@ def _explained(query: Query, indexed: Indexed) -> tuple[float, dict[str, float]]
     return explained, covered
 
 
-def _named_by_main_words(query: Query, indexed: Indexed) -> bool:
+def named_by_main_words(query: Query, indexed: Indexed) -> bool:
+    """Whether a word of the row's name itself (not of its brackets) names one of the entry's words."""
     for word, matches in zip(query.words, query.matches, strict=True):
         if word not in query.details and any(matches.get(w, 0.0) >= _MAIN_NAMED for w in indexed.all_words):
             return True
