@@ -407,10 +407,70 @@ def _procedure(rng: random.Random) -> dict[str, Any]:
 
 BUILDERS = {"MEDICATION": _medication, "LAB": _lab, "IMAGING": _imaging, "PROCEDURE": _procedure}
 
+# Synonyms (opt-in, ``--synonyms``): invented brand names from syllables, regional names and
+# abbreviations, drawn from a random generator of their own so the entries stay byte-identical.
+_SYLLABLES = [
+    "do",
+    "lex",
+    "ty",
+    "le",
+    "nol",
+    "ad",
+    "vil",
+    "fe",
+    "bri",
+    "dal",
+    "co",
+    "ra",
+    "mi",
+    "xo",
+    "pan",
+    "zen",
+    "tra",
+    "ma",
+    "go",
+    "ter",
+    "vi",
+    "cal",
+    "bu",
+    "pro",
+]
+_SUFFIXES = ["", "", "", " Forte", " Plus", " Niños", " Duo", " Max", " 500", " Retard"]
+_COUNTRIES = ["CO", "MX", "PE", "CL", "AR", "EC", "GT", "CR", "BO", "PA"]
 
-def rows(size: int, seed: int = DEFAULT_SEED) -> Iterator[dict[str, Any]]:
-    """Yield ``size`` catalogue rows, the same ones for the same ``size`` and ``seed``."""
+
+def _synonym(rng: random.Random, body: dict[str, Any]) -> dict[str, Any]:
+    roll = rng.random()
+    if roll < 0.75 or body["product_type"] == "MEDICATION":
+        name = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+        return {"name": name + rng.choice(_SUFFIXES), "kind": "brand", "countries": rng.sample(_COUNTRIES, 2)}
+    if roll < 0.9:
+        words = body["name"].split()
+        return {
+            "name": " ".join(words[: max(1, len(words) - 1)]) + " (regional)",
+            "kind": "regional",
+            "countries": [],
+        }
+    initials = "".join(w[0] for w in body["name"].split() if w[:1].isalpha()).upper()
+    return {"name": initials or "X", "kind": "abbreviation", "countries": []}
+
+
+def _synonyms(rng: random.Random, body: dict[str, Any], mean: float) -> list[dict[str, Any]]:
+    count = int(mean) + (1 if rng.random() < mean - int(mean) else 0)
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(count):
+        synonym = _synonym(rng, body)
+        found.setdefault(synonym["name"].casefold(), synonym)
+    return list(found.values())
+
+
+def rows(size: int, seed: int = DEFAULT_SEED, synonyms: float = 0.0) -> Iterator[dict[str, Any]]:
+    """Yield ``size`` catalogue rows, the same ones for the same ``size``, ``seed`` and ``synonyms``.
+
+    ``synonyms`` is the mean number of synonyms per entry (0: none, the rows of earlier runs).
+    """
     rng = random.Random(seed)
+    synonym_rng = random.Random(seed + 1)
     types = [t for t, _ in TYPE_WEIGHTS]
     weights = [w for _, w in TYPE_WEIGHTS]
     counters = dict.fromkeys(types, 0)
@@ -420,15 +480,17 @@ def rows(size: int, seed: int = DEFAULT_SEED) -> Iterator[dict[str, Any]]:
         body = BUILDERS[product_type](rng)
         status = "INACTIVE" if rng.random() < INACTIVE_SHARE else "ACTIVE"
         code = f"{PREFIX[product_type]}-{counters[product_type]:07d}"
+        if synonyms:
+            body["synonyms"] = _synonyms(synonym_rng, body, synonyms)
         yield {"product_code": code, "status": status, **body}
 
 
-def write(path: Path, size: int, seed: int = DEFAULT_SEED) -> str:
+def write(path: Path, size: int, seed: int = DEFAULT_SEED, synonyms: float = 0.0) -> str:
     """Write the catalogue to ``path`` (UTF-8 JSON Lines) and return its SHA-256."""
     digest = hashlib.sha256()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n") as fh:
-        for row in rows(size, seed):
+        for row in rows(size, seed, synonyms):
             line = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
             digest.update(line.encode("utf-8"))
             fh.write(line)
@@ -443,10 +505,11 @@ def main(argv: list[str] | None = None) -> int:
         "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
     )
     parser.add_argument("--out", type=Path, required=True, help="output .jsonl file")
+    parser.add_argument("--synonyms", type=float, default=0.0, help="mean synonyms per entry (default 0)")
     args = parser.parse_args(argv)
-    if args.size < 1:
-        parser.error("--size must be positive")
-    sha = write(args.out, args.size, args.seed)
+    if args.size < 1 or args.synonyms < 0:
+        parser.error("--size must be positive and --synonyms not negative")
+    sha = write(args.out, args.size, args.seed, args.synonyms)
     print(f"wrote {args.size} rows to {args.out} (sha256 {sha[:16]}...)", file=sys.stderr)
     return 0
 

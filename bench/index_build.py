@@ -101,7 +101,7 @@ def measure(database_url: str, *, repeat: int = 3, search_rounds: int = 50) -> I
         snapshot = None
         gc.collect()
         started = time.perf_counter()
-        snapshot = Snapshot(revision, rows)
+        snapshot = Snapshot.build(revision, rows)
         builds.append(time.perf_counter() - started)
     assert snapshot is not None
     gc.collect()

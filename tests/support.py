@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from provider_products.catalogue import importer
+from provider_products.catalogue.sharing import SearchIndex
 from provider_products.db import migrate
 from provider_products.db.engine import Database
 
@@ -32,6 +33,9 @@ async def load_sandbox_database(url: str) -> None:
     database = Database(url)
     await migrate.upgrade(database)
     await importer.import_content(database, importer.sandbox_catalogue(), "jsonl")
+    # The sandbox's shared search snapshot, as the first server would have stored it: the tests'
+    # servers load it instead of each building its own.
+    await SearchIndex(database, refresh_seconds=0).current()
     if database.dialect == "sqlite":
         # Everything in the main file, so that a copy of it alone is the whole database.
         with database.sync_engine.connect() as conn:

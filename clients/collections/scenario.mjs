@@ -18,6 +18,7 @@ export const SCENARIO = [
   { operationId: "listProducts", query: { product_type: "LAB", size: "5" }, status: 200 },
   { operationId: "lookupProducts", body: { product_codes: ["MED-042", "LAB-HEMO", "NOPE-1"] }, status: 200 },
   { operationId: "getProduct", path: { product_code: "LAB-HEMO" }, status: 200 },
+  { operationId: "listProductChanges", query: { since_revision: "0", size: "5" }, status: 200 },
   { operationId: "registerProviderProduct", body: { product_code: "MED-042" }, status: 201 },
   { operationId: "listProviderProducts", query: { size: "50" }, status: 200 },
   {

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fastapi_offline
 from fastapi import FastAPI, Request
@@ -15,9 +16,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from provider_products import __doc__ as package_doc
+from provider_products import tracing
 from provider_products.auth.dependencies import check_routes
 from provider_products.auth.middleware import AuthenticationMiddleware
 from provider_products.auth.routes import router as auth_router
+from provider_products.catalogue.change_routes import router as catalogue_changes_router
 from provider_products.catalogue.routes import router as catalogue_router
 from provider_products.config import Settings
 from provider_products.db import migrate
@@ -34,6 +37,9 @@ from provider_products.ratelimit.middleware import RateLimitMiddleware
 from provider_products.registry.routes import router as registry_router
 from provider_products.runtime import Runtime, runtime
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 PROBES = frozenset({"/healthz", "/readyz"})
 
@@ -47,10 +53,25 @@ the `RateLimit`, `RateLimit-Policy` and `X-RateLimit-*` headers. Errors carry
 """
 
 
-def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None = None) -> FastAPI:
-    """Build the application for ``settings`` (read from the environment when omitted)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    limiter: RateLimiter | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> FastAPI:
+    """Build the application for ``settings`` (read from the environment when omitted).
+
+    With ``tracer_provider``, or when the settings turn tracing on (``tracing``), requests,
+    database statements and Redis commands are traced; otherwise nothing of OpenTelemetry's SDK
+    is loaded.
+    """
     settings = settings or Settings()
     rt = Runtime.build(settings, limiter)
+    owned_provider = None
+    if tracer_provider is None and tracing.wanted(settings.tracing):
+        tracer_provider = owned_provider = tracing.build_provider()
+    if tracer_provider is not None:
+        tracing.instrument_runtime(rt.database, rt.limiter, tracer_provider)
     configure_logging(
         settings.log_format
         if settings.log_format != "auto"
@@ -61,12 +82,15 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if rt.database.dialect == "postgresql":
             await migrate.require_current(rt.database)
-        # Build the search index in the background: searches wait for it, nothing else does.
-        warm_up = asyncio.create_task(rt.search_index.warm_up())
+        # Load (or build) the search index in the background and follow the catalogue's revision:
+        # searches wait for the first snapshot, /readyz says not ready until it is there.
+        follow = asyncio.create_task(rt.search_index.run())
         yield
-        warm_up.cancel()
+        follow.cancel()
         await rt.limiter.close()
         await rt.database.dispose()
+        if owned_provider is not None:
+            owned_provider.shutdown()  # exports the spans still queued
 
     app = FastAPI(
         title="provider-products",
@@ -78,10 +102,14 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
         lifespan=lifespan,
         # A trailing-slash URL is a 404, never a redirect built from the Host header.
         redirect_slashes=False,
+        telemetry=tracing.fastapi_telemetry(tracer_provider),  # type: ignore[arg-type]
     )
     app.state.runtime = rt
+    app.state.tracer_provider = tracer_provider
     install_error_handlers(app)
     app.include_router(auth_router)
+    # Before the catalogue's routes, whose /arc/v1/products/{product_code} would take "changes".
+    app.include_router(catalogue_changes_router)
     app.include_router(catalogue_router)
     app.include_router(registry_router)
     app.include_router(downstream_router)
@@ -114,16 +142,25 @@ def create_app(settings: Settings | None = None, *, limiter: RateLimiter | None 
         "/readyz", tags=["Health"], operation_id="readiness", responses={503: {"description": "Not ready"}}
     )
     async def readyz(request: Request) -> JSONResponse:
-        """Say whether the database and the rate-limit store are reachable."""
+        """Say whether the database and the rate-limit store are reachable and searches can be answered.
+
+        ``search_index.revision`` is the catalogue revision this process searches (null until its
+        first snapshot is loaded: until then the process is not ready).
+        """
         current = runtime(request)
+        revision = current.search_index.revision
         checks = {
             "database": "ok" if await current.database.ping() else "unavailable",
             "rate_limit_store": "ok" if await current.limiter.ping() else "unavailable",
+            "search_index": "ok" if revision is not None else "loading",
         }
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
-        )
+        body = {
+            "status": "ok" if ready else "unavailable",
+            "checks": checks,
+            "search_index": {"revision": revision},
+        }
+        return JSONResponse(body, 200 if ready else 503)
 
     # The probes first: the router tries routes in order, and the probes a load balancer sends every
     # second need not be matched against every API route before their own (a stable sort).

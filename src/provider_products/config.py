@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = "auto"
     log_requests: bool = True
     seed_sandbox: bool = True
+    # OpenTelemetry (the otel extra): auto traces when an OTLP endpoint is configured (OTEL_* variables).
+    tracing: Literal["auto", "on", "off"] = "auto"
 
     @field_validator("rate_limit", "token_rate_limit")
     @classmethod
@@ -113,6 +115,18 @@ class Settings(BaseSettings):
         if len(value) < 32:
             raise ValueError("jwt_secret must be at least 32 characters")
         return value
+
+    @model_validator(mode="after")
+    def _tracing_installed(self) -> Settings:
+        from provider_products import tracing
+
+        if tracing.wanted(self.tracing) and tracing.missing_modules():
+            why = "is on" if self.tracing == "on" else "is auto and an OTLP endpoint is set"
+            raise ValueError(
+                f"tracing {why}, but the otel extra is not installed: run {tracing.INSTALL_HINT}, "
+                "or set PROVIDER_PRODUCTS_TRACING=off"
+            )
+        return self
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Settings:

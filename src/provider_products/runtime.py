@@ -9,7 +9,7 @@ from starlette.requests import HTTPConnection
 
 from provider_products.auth.directory import ClientDirectory
 from provider_products.auth.security import TokenVerifier
-from provider_products.catalogue.index import SearchIndex
+from provider_products.catalogue.sharing import SearchIndex
 from provider_products.config import Settings, parse_rate
 from provider_products.db.engine import Database
 from provider_products.ratelimit.base import RateLimiter

@@ -1,4 +1,4 @@
-"""The in-process search index: snapshots refresh in the background when the catalogue changes."""
+"""The process's search index: snapshots refresh in the background when the catalogue changes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from provider_products.catalogue import importer, text
-from provider_products.catalogue.index import SearchIndex
+from provider_products.catalogue.sharing import SearchIndex
 
 NEW = '{"product_code": "MED-NEW-9", "product_type": "MEDICATION", "name": "Zolmitriptán 5 mg Tableta"}'
 
@@ -22,7 +22,7 @@ async def test_stale_snapshot_serves_while_the_new_one_builds(app: Any) -> None:
     await asyncio.sleep(0.06)
     served = await index.current()  # stale: answered at once from the old snapshot
     assert served is first
-    for _ in range(100):
+    for _ in range(1500):  # the new snapshot is built by a child process: seconds on a busy machine
         await asyncio.sleep(0.02)
         if (await index.current()) is not first:
             break

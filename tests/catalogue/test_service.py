@@ -6,7 +6,8 @@ import pytest
 
 from provider_products.catalogue import importer, text
 from provider_products.catalogue import service as catalogue_service
-from provider_products.catalogue.index import SearchIndex, Snapshot
+from provider_products.catalogue.index import Snapshot
+from provider_products.catalogue.sharing import SearchIndex
 from provider_products.db.engine import Database
 from provider_products.errors import ProductNotInCatalogue, ValidationFailed
 from provider_products.pagination import PageParams

@@ -157,11 +157,28 @@ async def test_docs_page_uses_local_assets(http: httpx.AsyncClient) -> None:
     assert (await http.get("/static/docs/swagger-ui-bundle.js")).status_code == 200
 
 
-async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
+async def test_readiness_before_the_first_snapshot_is_503(http: httpx.AsyncClient) -> None:
     assert (await http.get("/healthz")).json() == {"status": "ok"}
-    ready = await http.get("/readyz")
-    assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "rate_limit_store": "ok"}
+    response = await http.get("/readyz")  # no search yet, and the in-process transport runs no warm-up
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "rate_limit_store": "ok", "search_index": "loading"},
+        "search_index": {"revision": None},
+    }
+
+
+async def test_readiness_after_the_first_snapshot_reports_its_revision(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    await app.state.runtime.search_index.warm_up()
+    response = await http.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "rate_limit_store": "ok", "search_index": "ok"},
+        "search_index": {"revision": 1},
+    }
 
 
 async def test_readiness_fails_when_database_is_unreachable(app: FastAPI, http: httpx.AsyncClient) -> None:

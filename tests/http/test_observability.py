@@ -155,7 +155,11 @@ async def test_readiness_fails_while_redis_is_unreachable(settings: Any) -> None
         response = await http.get("/readyz")
     await app.state.runtime.database.dispose()
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "rate_limit_store": "unavailable"}
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "rate_limit_store": "unavailable",
+        "search_index": "loading",
+    }
 
 
 @pytest.mark.slow

@@ -43,6 +43,8 @@ class ImportResult:
     deactivated: int = 0
     total_rows: int = 0
     codes: set[str] = field(default_factory=set)
+    # The catalogue's revision after the import (unchanged when the import changed nothing).
+    revision: int = 0
 
 
 def sandbox_catalogue() -> str:
@@ -125,10 +127,16 @@ def _values(entry: CatalogueEntryIn) -> repository.EntryValues:
 async def upsert(
     conn: Connection, entries: list[CatalogueEntryIn], *, deactivate_missing: bool = False
 ) -> ImportResult:
-    """Insert new codes, overwrite known ones, and optionally retire codes absent from ``entries``."""
+    """Insert new codes, overwrite known ones, and optionally retire codes absent from ``entries``.
+
+    When anything changes, the catalogue's revision goes up by one and every entry written is
+    stamped with it (the change feed's order). The revision is locked first, so that concurrent
+    imports take turns and compare against each other's committed work.
+    """
     now = utcnow()
+    current = await repository.lock_revision(conn)
     stored = await repository.snapshot(conn)
-    result = ImportResult(total_rows=len(entries))
+    result = ImportResult(total_rows=len(entries), revision=current)
     inserts: list[repository.EntryValues] = []
     updates: list[tuple[int, repository.EntryValues]] = []
     for entry in entries:
@@ -141,15 +149,19 @@ async def upsert(
             result.unchanged += 1
         else:
             updates.append((before.id, values))
-    await repository.insert_many(conn, inserts, now=now)
-    await repository.update_many(conn, updates, now=now)
-    result.inserted, result.updated = len(inserts), len(updates)
-    if deactivate_missing:
-        retire = [r.id for k, r in stored.items() if k not in result.codes and r.values.status == "ACTIVE"]
-        await repository.deactivate(conn, retire, now=now)
-        result.deactivated = len(retire)
-    if result.inserted or result.updated or result.deactivated:
-        await repository.bump_revision(conn, now=now)
+    retire = (
+        [r.id for k, r in stored.items() if k not in result.codes and r.values.status == "ACTIVE"]
+        if deactivate_missing
+        else []
+    )
+    result.inserted, result.updated, result.deactivated = len(inserts), len(updates), len(retire)
+    if not (inserts or updates or retire):
+        return result
+    result.revision = current + 1
+    await repository.insert_many(conn, inserts, now=now, revision=result.revision)
+    await repository.update_many(conn, updates, now=now, revision=result.revision)
+    await repository.deactivate(conn, retire, now=now, revision=result.revision)
+    await repository.set_revision(conn, result.revision, now=now)
     return result
 
 

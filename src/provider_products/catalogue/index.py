@@ -1,9 +1,9 @@
-"""The in-process catalogue search index: word-prefix postings as compressed bitmaps.
+"""The catalogue search index: word-prefix postings as compressed bitmaps, in one serialised blob.
 
 The global catalogue is read-mostly and at most a few million entries, so each server process
-keeps a snapshot of it in memory and answers every search from that snapshot, identically on
-SQLite and PostgreSQL. Entries are numbered by their place in the result order (name, then code);
-a posting list holds the numbers of the entries that contain a word, so that
+answers every search from a snapshot of it in memory, identically on SQLite and PostgreSQL. Entries
+are numbered by their place in the result order (name, then code); a posting list holds the numbers
+of the entries that contain a word, so that
 
 - the matches of a query are the intersection, over its words, of the union of the postings of
   every word starting with that query word (the words are sorted, so those are one slice);
@@ -11,33 +11,36 @@ a posting list holds the numbers of the entries that contain a word, so that
 - a page is a slice of the matches in ascending order, after the exact-code match and the
   contiguous range of names that start with the query, with no sort at query time.
 
-Imports bump ``catalogue_revision``; a process that sees a new revision builds a new snapshot in
-the background (the build itself in a worker thread) and swaps it in, serving the old one meanwhile.
+A snapshot is built once per catalogue revision (``Snapshot.build``, by one process: see
+``catalogue/sharing.py``), serialised, and every process serves it straight from that one byte
+string: sorted keys are a blob plus an offsets array, posting lists stay serialised until a search
+needs them. So a loaded snapshot holds a handful of Python objects, not millions, and costs its
+serialised size in memory.
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import logging
-import time
+import struct
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-import anyio.to_thread
 from pyroaring import BitMap, FrozenBitMap
 
-from provider_products.catalogue import repository, text
-from provider_products.db.engine import Database
+from provider_products.catalogue import text
 
-logger = logging.getLogger("provider_products.catalogue")
-
-_HIGHEST = "\U0010ffff"
+_MAGIC = b"PPSNAP3\n"
 _PREFIX_CACHE_SIZE = 4096
+# Broad prefixes union into big bitmaps: bound the values the cache keeps (at most 2 bytes each).
+_PREFIX_CACHE_VALUES = 16_000_000
+_EMPTY = FrozenBitMap()
+
+
+class SnapshotFormatError(ValueError):
+    """The bytes are not a snapshot this version can read."""
 
 
 @dataclass(frozen=True)
@@ -56,167 +59,397 @@ class Hits:
 Row = tuple[int, str, str, str, str, Sequence[Mapping[str, Any]]]
 
 
-class Snapshot:
-    """An immutable search index over one revision of the catalogue.
+class _Keys:
+    """Sorted UTF-8 strings stored end to end, addressed by an offsets array; a sequence for bisect.
 
-    Documents ``0 .. n-1`` are the entries (their code, name and ingredient) in result order;
-    documents ``n ..`` are their synonyms, sorted by the synonym's folded name, each indexed with
-    its own words plus its entry's words. A query matches an entry when all its words match its
-    own document or all match one of its synonym documents.
+    UTF-8 byte order is code point order, so the bytes sort exactly as the strings did.
     """
 
-    def __init__(self, revision: int, rows: Iterable[Row]) -> None:
-        """Index ``(id, code_key, product_type, name_key, search_text, synonyms)`` rows."""
-        ordered = sorted(rows, key=lambda r: (r[3], r[1]))
-        self.revision = revision
-        self._ids = array("q", (r[0] for r in ordered))
-        self._name_keys = [r[3] for r in ordered]
-        self._position_of_code = {r[1]: n for n, r in enumerate(ordered)}
-        by_type: dict[str, list[int]] = defaultdict(list)
-        postings: dict[str, list[int]] = defaultdict(list)
-        for position, (_, _, product_type, _, search_text, _) in enumerate(ordered):
-            by_type[product_type].append(position)
-            for word in set(search_text.split()):
-                postings[word].append(position)
-        self._entries = len(ordered)
-        synonyms = self._index_synonyms(ordered, postings)
-        self._all_synonyms = FrozenBitMap(range(self._entries, self._entries + synonyms))
-        self._by_type = {t: FrozenBitMap(p) for t, p in by_type.items()}
-        self._words = sorted(postings)
-        self._postings = [FrozenBitMap(postings[w]) for w in self._words]
-        self._prefix_cache: OrderedDict[str, FrozenBitMap] = OrderedDict()
+    __slots__ = ("_blob", "_offsets")
 
-    def _index_synonyms(self, ordered: list[Row], postings: dict[str, list[int]]) -> int:
-        """Number the synonym documents after the entries, in synonym-name order, and index their words."""
-        synonyms: list[tuple[str, int, int, list[str]]] = []
-        for position, row in enumerate(ordered):
-            for index, synonym in enumerate(row[5] or ()):
-                words = text.words(str(synonym["name"]))
-                synonyms.append((" ".join(words), position, index, words + row[4].split()))
-        synonyms.sort()
-        self._synonym_keys = [s[0] for s in synonyms]
-        self._synonym_owner = array("q", (s[1] for s in synonyms))
-        self._synonym_index = array("q", (s[2] for s in synonyms))
-        self._synonym_docs: dict[int, list[int]] = defaultdict(list)
-        for number, (_, position, _, words) in enumerate(synonyms):
-            document = self._entries + number
-            self._synonym_docs[position].append(document)
-            for word in set(words):
-                postings[word].append(document)
-        return len(synonyms)
+    def __init__(self, blob: memoryview, offsets: memoryview) -> None:
+        self._blob = blob
+        self._offsets = offsets
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._offsets) - 1
+
+    def __getitem__(self, i: int) -> bytes:
+        return bytes(self._blob[self._offsets[i] : self._offsets[i + 1]])
+
+    def prefix_range(self, prefix: str) -> tuple[int, int]:
+        """The slice of the keys that start with ``prefix``."""
+        key = prefix.encode()
+        lo = bisect_left(self, key)
+        # 0xFF never occurs in UTF-8: it sorts after every continuation of the prefix.
+        return lo, bisect_left(self, key + b"\xff", lo)
+
+
+class _Postings:
+    """Serialised bitmaps stored end to end; one is deserialised when a search needs it."""
+
+    __slots__ = ("_blob", "_offsets")
+
+    def __init__(self, blob: memoryview, offsets: memoryview) -> None:
+        self._blob = blob
+        self._offsets = offsets
+
+    def __getitem__(self, i: int) -> FrozenBitMap:
+        # pyroaring reads any buffer; its stubs say bytes.
+        return FrozenBitMap.deserialize(cast(bytes, self._blob[self._offsets[i] : self._offsets[i + 1]]))
+
+    def union(self, lo: int, hi: int) -> FrozenBitMap:
+        """The union of the bitmaps ``lo .. hi - 1``."""
+        if hi - lo == 1:
+            return self[lo]
+        return FrozenBitMap(BitMap.union(BitMap(), *(self[i] for i in range(lo, hi))))
+
+
+class _Writer:
+    """Named sections of a snapshot, each aligned to 8 bytes, behind a small table of contents."""
+
+    def __init__(self) -> None:
+        self.sections: list[tuple[str, bytes]] = []
+
+    def add(self, name: str, data: bytes) -> None:
+        self.sections.append((name, data))
+
+    def keys(self, name: str, keys: Iterable[str]) -> None:
+        offsets, parts, at = array("Q", [0]), [], 0
+        for key in keys:
+            encoded = key.encode()
+            parts.append(encoded)
+            at += len(encoded)
+            offsets.append(at)
+        self.add(name + ".blob", b"".join(parts))
+        self.add(name + ".offsets", offsets.tobytes())
+
+    def postings(self, name: str, bitmaps: Iterable[Iterable[int]]) -> None:
+        offsets, parts, at = array("Q", [0]), [], 0
+        for members in bitmaps:
+            encoded = FrozenBitMap(members).serialize()
+            parts.append(encoded)
+            at += len(encoded)
+            offsets.append(at)
+        self.add(name + ".blob", b"".join(parts))
+        self.add(name + ".offsets", offsets.tobytes())
+
+    def to_bytes(self) -> bytes:
+        toc = b"".join(
+            struct.pack("<H", len(n.encode())) + n.encode() + struct.pack("<Q", len(d))
+            for n, d in self.sections
+        )
+        head = _MAGIC + struct.pack("<I", len(self.sections)) + toc
+        out = [head, b"\0" * (-len(head) % 8)]
+        for _, data in self.sections:
+            out += [data, b"\0" * (-len(data) % 8)]
+        return b"".join(out)
+
+
+def _read_sections(data: bytes) -> dict[str, memoryview]:
+    """Map each section name of a serialised snapshot to a view of its bytes (no copies)."""
+    view = memoryview(data)
+    if not data.startswith(_MAGIC):
+        raise SnapshotFormatError("not a search snapshot (or written by another version)")
+    (count,) = struct.unpack_from("<I", data, len(_MAGIC))
+    at = len(_MAGIC) + 4
+    entries: list[tuple[str, int]] = []
+    for _ in range(count):
+        (name_size,) = struct.unpack_from("<H", data, at)
+        name = bytes(view[at + 2 : at + 2 + name_size]).decode()
+        (size,) = struct.unpack_from("<Q", data, at + 2 + name_size)
+        entries.append((name, size))
+        at += 2 + name_size + 8
+    at += -at % 8
+    sections: dict[str, memoryview] = {}
+    for name, size in entries:
+        if at + size > len(data):
+            raise SnapshotFormatError("search snapshot is truncated")
+        sections[name] = view[at : at + size]
+        at += size + (-size % 8)
+    return sections
+
+
+def _build(revision: int, rows: Iterable[Row]) -> bytes:
+    """Serialise the index of ``(id, code_key, product_type, name_key, search_text, synonyms)`` rows."""
+    ordered = sorted(rows, key=lambda r: (r[3], r[1]))
+    out = _Writer()
+    by_type: dict[str, list[int]] = defaultdict(list)
+    postings: dict[str, list[int]] = defaultdict(list)
+    for position, (_, _, product_type, _, search_text, _) in enumerate(ordered):
+        by_type[product_type].append(position)
+        for word in set(search_text.split()):
+            postings[word].append(position)
+    out.add("ids", array("q", (r[0] for r in ordered)).tobytes())
+    out.keys("names", (r[3] for r in ordered))
+    codes = sorted((r[1], n) for n, r in enumerate(ordered))
+    out.keys("codes", (c for c, _ in codes))
+    out.add("code_positions", array("Q", (n for _, n in codes)).tobytes())
+    for product_type, positions in sorted(by_type.items()):
+        out.add("type:" + product_type, FrozenBitMap(positions).serialize())
+    words = sorted(postings)
+    out.keys("words", words)
+    out.postings("postings", (postings.pop(w) for w in words))
+    synonyms = _synonym_sections(ordered, out)
+    out.add("meta", struct.pack("<QQQ", revision, len(ordered), synonyms))
+    return out.to_bytes()
+
+
+def _synonym_sections(ordered: list[Row], out: _Writer) -> int:
+    """Number the synonyms in folded-name order and index each one's own words, apart from the entries'.
+
+    Synonym words get postings of their own (over synonym numbers) so that the entries' postings
+    are not inflated by the synonyms of every entry that has a word.
+    """
+    synonyms: list[tuple[str, int, int]] = []
+    for position, row in enumerate(ordered):
+        for index, synonym in enumerate(row[5] or ()):
+            synonyms.append((text.name_key(str(synonym["name"])), position, index))
+    synonyms.sort()
+    out.keys("synonym_keys", (s[0] for s in synonyms))
+    out.add("synonym_owner", array("Q", (s[1] for s in synonyms)).tobytes())
+    out.add("synonym_index", array("Q", (s[2] for s in synonyms)).tobytes())
+    by_owner = sorted(range(len(synonyms)), key=lambda n: (synonyms[n][1], synonyms[n][2]))
+    out.add("by_owner", array("Q", by_owner).tobytes())
+    out.add("by_owner_owner", array("Q", (synonyms[n][1] for n in by_owner)).tobytes())
+    postings: dict[str, list[int]] = defaultdict(list)
+    for number, (key, _, _) in enumerate(synonyms):
+        for word in set(key.split()):
+            postings[word].append(number)
+    words = sorted(postings)
+    out.keys("synonym_words", words)
+    # The same words over entries: "has a synonym with this word", to match in entry space.
+    out.postings("synonym_entry_postings", ({synonyms[n][1] for n in postings[w]} for w in words))
+    out.postings("synonym_postings", (postings.pop(w) for w in words))
+    first: dict[str, set[int]] = defaultdict(set)
+    for key, position, _ in synonyms:
+        first[key.split(" ", 1)[0]].add(position)
+    first_words = sorted(first)
+    out.keys("synonym_first_words", first_words)
+    out.postings("synonym_first_postings", (first.pop(w) for w in first_words))
+    return len(synonyms)
+
+
+class Snapshot:
+    """An immutable search index over one revision of the catalogue, served from its serialised form.
+
+    Positions ``0 .. n-1`` are the entries (their code, name and ingredient) in result order; the
+    synonyms are numbered apart, sorted by folded name. A query matches an entry when all its words
+    match its own words, or all match one of its synonyms' words together with its own.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        """Serve a snapshot from its serialised form (``Snapshot.build(...).data``)."""
+        s = _read_sections(data)
+        try:
+            self.revision, self._entries, synonyms = struct.unpack("<QQQ", s["meta"])
+            self.data = data
+            self._ids = s["ids"].cast("q")
+            self._names = _Keys(s["names.blob"], s["names.offsets"].cast("Q"))
+            self._codes = _Keys(s["codes.blob"], s["codes.offsets"].cast("Q"))
+            self._code_positions = s["code_positions"].cast("Q")
+            self._by_type = {
+                k[5:]: FrozenBitMap.deserialize(cast(bytes, v)) for k, v in s.items() if k.startswith("type:")
+            }
+            self._words = _Keys(s["words.blob"], s["words.offsets"].cast("Q"))
+            self._postings = _Postings(s["postings.blob"], s["postings.offsets"].cast("Q"))
+            self._synonyms = synonyms
+            self._synonym_keys = _Keys(s["synonym_keys.blob"], s["synonym_keys.offsets"].cast("Q"))
+            self._synonym_owner = s["synonym_owner"].cast("Q")
+            self._synonym_index = s["synonym_index"].cast("Q")
+            self._by_owner = s["by_owner"].cast("Q")
+            self._by_owner_owner = s["by_owner_owner"].cast("Q")
+            self._synonym_words = _Keys(s["synonym_words.blob"], s["synonym_words.offsets"].cast("Q"))
+            self._synonym_postings = _Postings(
+                s["synonym_postings.blob"], s["synonym_postings.offsets"].cast("Q")
+            )
+            self._synonym_entry_postings = _Postings(
+                s["synonym_entry_postings.blob"], s["synonym_entry_postings.offsets"].cast("Q")
+            )
+            self._first_words = _Keys(
+                s["synonym_first_words.blob"], s["synonym_first_words.offsets"].cast("Q")
+            )
+            self._first_postings = _Postings(
+                s["synonym_first_postings.blob"], s["synonym_first_postings.offsets"].cast("Q")
+            )
+        except (KeyError, struct.error, TypeError) as exc:
+            raise SnapshotFormatError(f"search snapshot is incomplete: {exc}") from exc
+        self._prefix_cache: OrderedDict[tuple[str, str], FrozenBitMap] = OrderedDict()
+        self._cached_values = 0
+
+    @classmethod
+    def build(cls, revision: int, rows: Iterable[Row]) -> Snapshot:
+        """Index ``(id, code_key, product_type, name_key, search_text, synonyms)`` rows."""
+        return cls(_build(revision, rows))
+
+    def __len__(self) -> int:
+        return int(self._entries)
 
     def count(self, product_type: str | None) -> int:
         """Return how many entries there are (of one type)."""
         if product_type is None:
-            return len(self._ids)
+            return int(self._entries)
         return len(self._by_type.get(product_type, ()))
 
-    def _prefixed(self, word: str) -> FrozenBitMap:
-        """Documents with a word that starts with ``word``."""
-        cached = self._prefix_cache.get(word)
+    def _prefixed(self, word: str, family: str = "own") -> FrozenBitMap:
+        """Entries with an own word starting with ``word`` (``own``); synonyms with such a word
+        (``synonym``); entries with a synonym with such a word (``held``); entries with a synonym
+        whose first word starts with it (``first``)."""
+        key = (family, word)
+        cached = self._prefix_cache.get(key)
         if cached is not None:
-            self._prefix_cache.move_to_end(word)
+            self._prefix_cache.move_to_end(key)
             return cached
-        lo = bisect_left(self._words, word)
-        hi = bisect_left(self._words, word + _HIGHEST, lo)
-        if hi - lo == 1:
-            found = self._postings[lo]
-        else:
-            found = FrozenBitMap(BitMap.union(BitMap(), *self._postings[lo:hi]))
-        self._prefix_cache[word] = found
-        if len(self._prefix_cache) > _PREFIX_CACHE_SIZE:
-            self._prefix_cache.popitem(last=False)
+        words, postings = {
+            "own": (self._words, self._postings),
+            "synonym": (self._synonym_words, self._synonym_postings),
+            "held": (self._synonym_words, self._synonym_entry_postings),
+            "first": (self._first_words, self._first_postings),
+        }[family]
+        lo, hi = words.prefix_range(word)
+        found = postings.union(lo, hi) if hi > lo else _EMPTY
+        self._prefix_cache[key] = found
+        self._cached_values += len(found)
+        while len(self._prefix_cache) > _PREFIX_CACHE_SIZE or (
+            self._cached_values > _PREFIX_CACHE_VALUES and len(self._prefix_cache) > 1
+        ):
+            _, dropped = self._prefix_cache.popitem(last=False)
+            self._cached_values -= len(dropped)
         return found
 
     def _documents(self, words: Sequence[str]) -> tuple[BitMap, BitMap]:
-        """Split the documents matching every word into entries' own documents and synonym documents."""
-        sets = sorted((self._prefixed(w) for w in dict.fromkeys(words)), key=len)
-        documents = BitMap(sets[0]) if sets else BitMap()
-        for other in sets[1:]:
-            if not documents:
-                break
-            documents &= other
-        if not self._synonym_keys or not documents or documents.max() < self._entries:
-            return documents, BitMap()
-        return documents.difference(self._all_synonyms), documents.intersection(self._all_synonyms)
+        """The entries whose own words match every word, and the other entries one synonym matches.
 
-    def _owners(self, documents: BitMap) -> BitMap:
-        """The entries (positions) owning these synonym documents."""
-        owner, base = self._synonym_owner, self._entries
-        return BitMap(owner[d - base] for d in documents)
+        A synonym matches with its entry when every word is the synonym's or the entry's own. In
+        entry space: an entry missing one word needs any synonym with it (``held``); only entries
+        missing two or more words need a look at their synonyms one by one.
+        """
+        unique = list(dict.fromkeys(words))
+        own_sets = [self._prefixed(w) for w in unique]
+        own = _intersection(own_sets)
+        if not self._synonyms or not unique:
+            return own, BitMap()
+        held = [self._prefixed(w, "held") for w in unique]
+        possible = _intersection([o | h for o, h in zip(own_sets, held, strict=True)])
+        possible.difference_update(own)
+        if len(unique) == 1 or not possible:
+            return own, possible
+        missing = [possible.difference(o) for o in own_sets]
+        several = BitMap()
+        for i, first in enumerate(missing):
+            for other in missing[i + 1 :]:
+                several |= first & other
+        if several:
+            lacking = [p for p in several if self._matching_synonym(p, unique, own_sets) is None]
+            possible.difference_update(BitMap(lacking))
+        return own, possible
 
-    def _synonym_starting(self, phrase: str, among: BitMap) -> dict[int, int]:
-        """Map each entry of ``among`` with a synonym starting with ``phrase`` to that synonym's index."""
-        lo, hi = _prefix_range(self._synonym_keys, phrase)
-        found: dict[int, int] = {}
-        for number in range(lo, hi):
-            position = self._synonym_owner[number]
-            if position in among and position not in found:
-                found[position] = self._synonym_index[number]
-        return found
+    def _matching_synonym(
+        self, position: int, words: Sequence[str], own_sets: Sequence[FrozenBitMap]
+    ) -> int | None:
+        """The list index of the entry's first synonym that, with the entry's own words, has every word."""
+        needed = [
+            self._prefixed(w, "synonym") for w, o in zip(words, own_sets, strict=True) if position not in o
+        ]
+        for number in self._synonyms_of(position):  # in list order
+            if all(number in n for n in needed):
+                return int(self._synonym_index[number])
+        return None
+
+    def _synonyms_of(self, position: int) -> memoryview:
+        """The numbers of the entry's synonyms, in list order."""
+        lo = bisect_left(self._by_owner_owner, position)
+        return self._by_owner[lo : bisect_right(self._by_owner_owner, position, lo)]
+
+    def _synonym_starting(self, phrase: str, among: BitMap) -> tuple[BitMap, tuple[int, int]]:
+        """The entries of ``among`` with a synonym starting with ``phrase``, and those synonyms' range."""
+        lo, hi = self._synonym_keys.prefix_range(phrase)
+        if hi == lo:
+            return BitMap(), (lo, hi)
+        if " " not in phrase:  # one word: a synonym starts with it when its first word does
+            return among & self._prefixed(phrase, "first"), (lo, hi)
+        owner = self._synonym_owner
+        return among & BitMap(owner[n] for n in range(lo, hi)), (lo, hi)
+
+    def _exact(self, code_key: str) -> int | None:
+        """The position of the entry whose code key is ``code_key``, if any."""
+        key = code_key.encode()
+        i = bisect_left(self._codes, key)
+        if i < len(self._codes) and self._codes[i] == key:
+            return int(self._code_positions[i])
+        return None
 
     def search(
         self, words: Sequence[str], *, product_type: str | None, code_key: str, offset: int, limit: int
     ) -> Hits:
         """Return one page of the entries matching every word, in relevance, name, code order."""
         own, by_synonym = self._documents(words)
-        matches = own | self._owners(by_synonym) if by_synonym else own
+        matches = own | by_synonym
         if product_type is not None:
-            matches &= self._by_type.get(product_type, FrozenBitMap())
+            matches &= self._by_type.get(product_type, _EMPTY)
         total = len(matches)
         if offset >= total:
             return Hits([], total)
         # Relevance: the exact code first, then names starting with the query, then entries with a
         # synonym starting with the query, then the rest.
-        exact = self._position_of_code.get(code_key)
+        exact = self._exact(code_key)
         first = [exact] if exact is not None and exact in matches else []
         if first:
             matches.discard(first[0])
         phrase = " ".join(words)
-        starting = matches.intersection(_starting(self._name_keys, phrase))
+        starting = matches.intersection(_range(*self._names.prefix_range(phrase)))
         rest = matches.difference(starting) if starting else matches
-        by_phrase = self._synonym_starting(phrase, rest) if by_synonym and rest else {}
-        synonym_starting = BitMap(by_phrase)
+        synonym_starting, keys = (
+            self._synonym_starting(phrase, rest) if self._synonyms and rest else (BitMap(), (0, 0))
+        )
         if synonym_starting:
             rest = rest.difference(synonym_starting)
         page = _page((first, starting, synonym_starting, rest), offset=offset, limit=limit)
-        return Hits([self._ids[p] for p in page], total, self._matched(page, by_phrase, own, by_synonym))
+        return Hits(
+            [self._ids[p] for p in page], total, self._matched(page, words, synonym_starting, keys, own)
+        )
 
     def _matched(
-        self, page: list[int], by_phrase: dict[int, int], own: BitMap, by_synonym: BitMap
+        self,
+        page: list[int],
+        words: Sequence[str],
+        synonym_starting: BitMap,
+        keys: tuple[int, int],
+        own: BitMap,
     ) -> dict[int, int]:
         """Map the row id of each entry of the page shown by a synonym to that synonym's index.
 
-        That is the synonym starting with the query when one ranked the entry, else, when the
-        entry's own text did not match, its first synonym that did.
+        That is the synonym starting with the query when one ranked the entry (the first in
+        folded-name order), else, when the entry's own text did not match, its first synonym
+        (in list order) that did.
         """
         synonym_of: dict[int, int] = {}
+        unique = list(dict.fromkeys(words))
         for position in page:
-            found = by_phrase.get(position)
-            if found is None and position not in own:
-                found = self._first_synonym(position, by_synonym)
+            found: int | None = None
+            if position in synonym_starting:
+                number = min(n for n in self._synonyms_of(position) if keys[0] <= n < keys[1])
+                found = int(self._synonym_index[number])
+            elif position not in own:
+                found = self._matching_synonym(position, unique, [self._prefixed(w) for w in unique])
             if found is not None:
                 synonym_of[self._ids[position]] = found
         return synonym_of
 
-    def _first_synonym(self, position: int, matched: BitMap) -> int | None:
-        """The list index of the entry's first synonym (in list order) whose document matched."""
-        docs = self._synonym_docs.get(position, ())
-        return min((self._synonym_index[d - self._entries] for d in docs if d in matched), default=None)
+
+def _intersection(sets: list[FrozenBitMap]) -> BitMap:
+    """The intersection of the sets, smallest first."""
+    ordered = sorted(sets, key=len)
+    found = BitMap(ordered[0]) if ordered else BitMap()
+    for other in ordered[1:]:
+        if not found:
+            break
+        found &= other
+    return found
 
 
-def _prefix_range(keys: Sequence[str], phrase: str) -> tuple[int, int]:
-    """The slice of sorted ``keys`` that start with ``phrase``."""
-    lo = bisect_left(keys, phrase)
-    return lo, bisect_left(keys, phrase + _HIGHEST, lo)
-
-
-def _starting(keys: Sequence[str], phrase: str) -> BitMap:
-    """The positions of the sorted ``keys`` that start with ``phrase``."""
-    lo, hi = _prefix_range(keys, phrase)
+def _range(lo: int, hi: int) -> BitMap:
+    """The positions ``lo .. hi - 1``."""
     return BitMap(range(lo, hi)) if hi > lo else BitMap()
 
 
@@ -233,68 +466,3 @@ def _page(groups: Iterable[list[int] | BitMap], *, offset: int, limit: int) -> l
         page.extend(group[offset : offset + take])
         offset = 0
     return page
-
-
-class SearchIndex:
-    """The process's current snapshot, refreshed when the catalogue's revision changes.
-
-    Like the edge's client cache, it is a per-process component outside any request: its refresh
-    runs in the background or before a search takes a connection, so it opens its own short read
-    transaction instead of being handed the request's.
-    """
-
-    def __init__(self, database: Database, *, refresh_seconds: float = 2.0) -> None:
-        self._database = database
-        self._refresh_seconds = refresh_seconds
-        self._snapshot: Snapshot | None = None
-        self._checked_at = 0.0
-        self._lock = asyncio.Lock()
-        self._refreshing: asyncio.Task[None] | None = None
-
-    async def current(self) -> Snapshot:
-        """Return the current snapshot; refresh it when the catalogue's revision has changed.
-
-        Once a snapshot exists, a stale one is refreshed in the background while searches go on
-        answering from it (with a refresh interval of 0, as in tests, the refresh is waited for).
-        """
-        snapshot = self._snapshot
-        if snapshot is not None and time.monotonic() - self._checked_at < self._refresh_seconds:
-            return snapshot
-        if snapshot is not None and self._refresh_seconds > 0:
-            if self._refreshing is None or self._refreshing.done():
-                self._refreshing = asyncio.create_task(self._refresh_quietly())
-            return snapshot
-        return await self._refresh()
-
-    async def _refresh(self) -> Snapshot:
-        async with self._lock:
-            if self._snapshot is not None and time.monotonic() - self._checked_at < self._refresh_seconds:
-                return self._snapshot
-            async with self._database.transaction() as conn:
-                revision = await repository.revision(conn)
-                stale = self._snapshot is None or self._snapshot.revision != revision
-                rows = await repository.index_rows(conn) if stale else None
-            if rows is not None:
-                self._snapshot = await anyio.to_thread.run_sync(Snapshot, revision, rows)
-                # Keep the snapshot's millions of objects out of every later cyclic-GC pass.
-                gc.freeze()
-            self._checked_at = time.monotonic()
-            assert self._snapshot is not None
-            return self._snapshot
-
-    async def _refresh_quietly(self) -> None:
-        try:
-            await self._refresh()
-        except Exception:  # the next search tries again; meanwhile the old snapshot serves
-            logger.warning("search index refresh failed", exc_info=True)
-
-    async def warm_up(self) -> None:
-        """Build the first snapshot ahead of the first search; a failure is left for that search."""
-        try:
-            await self.current()
-        except Exception:  # the first search will retry and answer with the proper error
-            logger.warning("search index warm-up failed", exc_info=True)
-
-    def invalidate(self) -> None:
-        """Make the next search check the revision (after an import in this process)."""
-        self._checked_at = 0.0

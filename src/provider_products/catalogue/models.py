@@ -1,11 +1,11 @@
-"""The global catalogue table: medications and LAB, IMAGING and PROCEDURE products."""
+"""The global catalogue tables: the entries, their revision counter and the shared search snapshots."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from provider_products.db.base import Base, BigIntKey, UTCDateTime, utcnow
@@ -24,6 +24,8 @@ class CatalogueProduct(Base):
         CheckConstraint(f"status IN {STATUSES!r}", name="status"),
         Index("ix_catalogue_product_type_code_key", "product_type", "code_key"),
         Index("ix_catalogue_product_name_key", "name_key", "code_key"),
+        # The change feed: entries changed after a revision, newest change first.
+        Index("ix_catalogue_product_revision", "revision", "code_key"),
     )
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
@@ -45,6 +47,8 @@ class CatalogueProduct(Base):
     name_key: Mapped[str] = mapped_column(String(300))
     search_text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The catalogue revision whose import last inserted, changed or withdrew the entry.
+    revision: Mapped[int] = mapped_column(BigIntKey, default=0, server_default=text("0"))
 
 
 class CatalogueRevision(Base):
@@ -55,3 +59,37 @@ class CatalogueRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     revision: Mapped[int] = mapped_column(BigIntKey, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+SNAPSHOT_STATUSES = ("building", "ready")
+
+
+class CatalogueIndexSnapshot(Base):
+    """The search snapshot of one catalogue revision: being built under a lease, or ready to load.
+
+    The row is the build lock: inserting it (the primary key admits one) claims the build; the
+    builder renews ``lease_expires_at`` while it works, so a crashed builder's claim lapses and
+    another process takes it over with a new ``token``. Chunks are stored under the token of the
+    build that wrote them, so a lapsed builder's late writes never mix with its successor's.
+    """
+
+    __tablename__ = "catalogue_index_snapshot"
+    __table_args__ = (CheckConstraint(f"status IN {SNAPSHOT_STATUSES!r}", name="status"),)
+
+    revision: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(8))
+    lease_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(BigIntKey, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CatalogueIndexChunk(Base):
+    """One piece of a serialised search snapshot (pieces keep each statement and transaction short)."""
+
+    __tablename__ = "catalogue_index_chunk"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

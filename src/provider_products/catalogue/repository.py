@@ -1,18 +1,28 @@
-"""Catalogue queries: lookup by code and by id, pages by code, the index's rows, bulk upsert."""
+"""Catalogue queries: lookup by code and by id, pages by code, the index's rows and snapshots, bulk upsert."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql import Executable
 
-from provider_products.catalogue.models import CatalogueProduct, CatalogueRevision
+from provider_products.catalogue.models import (
+    CatalogueIndexChunk,
+    CatalogueIndexSnapshot,
+    CatalogueProduct,
+    CatalogueRevision,
+)
 from provider_products.db.engine import Connection
 
 catalogue = cast(Table, CatalogueProduct.__table__)
 catalogue_revision = cast(Table, CatalogueRevision.__table__)
+index_snapshot = cast(Table, CatalogueIndexSnapshot.__table__)
+index_chunk = cast(Table, CatalogueIndexChunk.__table__)
 
 
 class CatalogueEntry(NamedTuple):
@@ -105,23 +115,34 @@ async def snapshot(conn: Connection) -> dict[str, StoredEntry]:
 _BATCH = 5000  # rows per statement: bounded statement time and driver memory on big imports
 
 
-async def insert_many(conn: Connection, entries: Sequence[EntryValues], *, now: datetime) -> None:
-    """Insert new entries."""
-    rows = [{**entry._asdict(), "updated_at": now} for entry in entries]
+async def insert_many(
+    conn: Connection, entries: Sequence[EntryValues], *, now: datetime, revision: int
+) -> None:
+    """Insert new entries, stamped with the catalogue revision that adds them."""
+    rows = [{**entry._asdict(), "updated_at": now, "revision": revision} for entry in entries]
     for start in range(0, len(rows), _BATCH):
         await conn.execute(insert(catalogue), rows[start : start + _BATCH])
 
 
-async def update_many(conn: Connection, updates: Sequence[tuple[int, EntryValues]], *, now: datetime) -> None:
+async def update_many(
+    conn: Connection, updates: Sequence[tuple[int, EntryValues]], *, now: datetime, revision: int
+) -> None:
     """Overwrite existing entries; each update is an entry's row id and its new values."""
     await _update_by_id(
-        conn, [{"row_id": id_, **values._asdict(), "updated_at": now} for id_, values in updates]
+        conn,
+        [
+            {"row_id": id_, **values._asdict(), "updated_at": now, "revision": revision}
+            for id_, values in updates
+        ],
     )
 
 
-async def deactivate(conn: Connection, ids: Sequence[int], *, now: datetime) -> None:
+async def deactivate(conn: Connection, ids: Sequence[int], *, now: datetime, revision: int) -> None:
     """Mark the given entries INACTIVE."""
-    await _update_by_id(conn, [{"row_id": id_, "status": "INACTIVE", "updated_at": now} for id_ in ids])
+    await _update_by_id(
+        conn,
+        [{"row_id": id_, "status": "INACTIVE", "updated_at": now, "revision": revision} for id_ in ids],
+    )
 
 
 async def _update_by_id(conn: Connection, rows: list[dict[str, object]]) -> None:
@@ -149,15 +170,26 @@ async def revision(conn: Connection) -> int:
     return int(value or 0)
 
 
-async def bump_revision(conn: Connection, *, now: datetime) -> None:
-    """Record that the catalogue changed, so that every process rebuilds its search index."""
+async def lock_revision(conn: Connection) -> int:
+    """Return the catalogue's revision, locked until the transaction ends (PostgreSQL; SQLite
+    serialises every write transaction anyway), so that catalogue writers take turns."""
+    value = (
+        await conn.execute(
+            select(catalogue_revision.c.revision).where(catalogue_revision.c.id == 1).with_for_update()
+        )
+    ).scalar()
+    return int(value or 0)
+
+
+async def set_revision(conn: Connection, revision: int, *, now: datetime) -> None:
+    """Record the catalogue's new revision, so that every process rebuilds its search index."""
     changed = await conn.execute(
         update(catalogue_revision)
         .where(catalogue_revision.c.id == 1)
-        .values(revision=catalogue_revision.c.revision + 1, updated_at=now)
+        .values(revision=revision, updated_at=now)
     )
     if not changed.rowcount:  # type: ignore[attr-defined]
-        await conn.execute(insert(catalogue_revision).values(id=1, revision=1, updated_at=now))
+        await conn.execute(insert(catalogue_revision).values(id=1, revision=revision, updated_at=now))
 
 
 async def index_rows(conn: Connection) -> list[IndexRow]:
@@ -192,3 +224,121 @@ async def get_many_by_code(conn: Connection, code_keys: Sequence[str]) -> dict[s
         catalogue.c.code_key.in_(code_keys)
     )
     return {row.code_key: EntrySummary._make(row) for row in (await conn.execute(query)).all()}
+
+
+class SnapshotState(NamedTuple):
+    """The shared search snapshot of a revision: who builds it (``token``), its state and its size."""
+
+    revision: int
+    token: str
+    status: str
+    lease_expires_at: datetime
+    chunks: int
+    size_bytes: int
+
+
+async def snapshot_state(conn: Connection, revision: int) -> SnapshotState | None:
+    """Return the state of the revision's shared snapshot, or None when nobody has claimed it."""
+    row = (
+        await conn.execute(
+            select(*(index_snapshot.c[name] for name in SnapshotState._fields)).where(
+                index_snapshot.c.revision == revision
+            )
+        )
+    ).first()
+    return None if row is None else SnapshotState._make(row)
+
+
+async def claim_snapshot(
+    conn: Connection, *, revision: int, token: str, now: datetime, lease_seconds: float
+) -> bool:
+    """Claim the build of the revision's snapshot: unclaimed, or claimed by a builder whose lease lapsed."""
+    lease = now + timedelta(seconds=lease_seconds)
+    values = {
+        "revision": revision,
+        "token": token,
+        "status": "building",
+        "lease_expires_at": lease,
+        "chunks": 0,
+        "size_bytes": 0,
+        "updated_at": now,
+    }
+    make_insert = postgresql_insert if conn.dialect_name == "postgresql" else sqlite_insert
+    # The primary key admits one claim, whatever the number of processes racing for it.
+    claimed = await conn.execute(make_insert(index_snapshot).values(values).on_conflict_do_nothing())
+    if claimed.rowcount:  # type: ignore[attr-defined]
+        return True
+    taken_over = await conn.execute(
+        update(index_snapshot)
+        .where(
+            index_snapshot.c.revision == revision,
+            index_snapshot.c.status == "building",
+            index_snapshot.c.lease_expires_at < now,
+        )
+        .values(token=token, lease_expires_at=lease, updated_at=now)
+    )
+    return bool(taken_over.rowcount)  # type: ignore[attr-defined]
+
+
+async def renew_snapshot_lease(
+    conn: Connection, *, revision: int, token: str, now: datetime, lease_seconds: float
+) -> bool:
+    """Extend the builder's lease; False when the claim was lost (lapsed and taken over)."""
+    renewed = await conn.execute(
+        update(index_snapshot)
+        .where(
+            index_snapshot.c.revision == revision,
+            index_snapshot.c.token == token,
+            index_snapshot.c.status == "building",
+        )
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+    )
+    return bool(renewed.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_snapshot(conn: Connection, *, revision: int, token: str) -> None:
+    """Give up a claim (a failed build) and drop whatever chunks it wrote."""
+    await conn.execute(
+        delete(index_snapshot).where(
+            index_snapshot.c.revision == revision,
+            index_snapshot.c.token == token,
+            index_snapshot.c.status == "building",
+        )
+    )
+    await conn.execute(delete(index_chunk).where(index_chunk.c.token == token))
+
+
+async def store_snapshot_chunk(conn: Connection, *, token: str, number: int, data: bytes) -> None:
+    """Store one chunk of a snapshot being built."""
+    await conn.execute(insert(index_chunk).values(token=token, number=number, data=data))
+
+
+async def finish_snapshot(
+    conn: Connection, *, revision: int, token: str, chunks: int, size_bytes: int, now: datetime
+) -> bool:
+    """Mark the snapshot ready for every process to load; False when the claim was lost meanwhile."""
+    done = await conn.execute(
+        update(index_snapshot)
+        .where(
+            index_snapshot.c.revision == revision,
+            index_snapshot.c.token == token,
+            index_snapshot.c.status == "building",
+        )
+        .values(status="ready", chunks=chunks, size_bytes=size_bytes, updated_at=now)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+async def prune_snapshots(conn: Connection, *, below: int) -> None:
+    """Drop the snapshots of revisions before ``below``, and chunks no snapshot row owns any more."""
+    await conn.execute(delete(index_snapshot).where(index_snapshot.c.revision < below))
+    await conn.execute(delete(index_chunk).where(index_chunk.c.token.not_in(select(index_snapshot.c.token))))
+
+
+def snapshot_chunks(token: str) -> Executable:
+    """The statement reading a snapshot's chunks, in order (run off the event loop: they are large)."""
+    return (
+        select(index_chunk.c.number, index_chunk.c.data)
+        .where(index_chunk.c.token == token)
+        .order_by(index_chunk.c.number)
+    )

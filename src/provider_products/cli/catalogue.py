@@ -59,3 +59,47 @@ def import_(
         f"{result.total_rows} rows: {result.inserted} inserted, {result.updated} updated, "
         f"{result.unchanged} unchanged, {result.deactivated} deactivated"
     )
+
+
+_PRODUCT_TYPES = ("MEDICATION", "LAB", "IMAGING", "PROCEDURE")
+
+
+def _product_types(values: list[str] | None) -> list[str]:
+    """Read ``--product-type`` values (repeatable or comma-separated); exit 2 naming an unknown type."""
+    types = [t.strip().upper() for value in values or () for t in value.split(",") if t.strip()]
+    unknown = sorted(set(types) - set(_PRODUCT_TYPES))
+    if unknown:
+        fail(f"unknown --product-type {', '.join(unknown)} (use {', '.join(_PRODUCT_TYPES)})", 2)
+    return list(dict.fromkeys(types))
+
+
+@app.command("export")
+def export(
+    product_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--product-type",
+            help="Only this type (repeatable or comma list: MEDICATION, LAB, IMAGING, PROCEDURE)",
+        ),
+    ] = None,
+    active_only: Annotated[
+        bool, typer.Option("--active-only", help="Leave withdrawn (INACTIVE) entries out")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of standard output")
+    ] = None,
+) -> None:
+    """Write the catalogue as JSON Lines in code order, as `catalogue import` and `match` read it."""
+    from provider_products.cli import export as exporting
+
+    types = _product_types(product_type)
+    try:
+        count, revision = run(exporting.writer(output, product_types=types, active_only=active_only))
+    except exporting.OutputFailed as exc:
+        fail(exc, 1)
+    where = f" to {output}" if output is not None else ""
+    err.print(
+        f"exported {count} entries{where} at catalogue revision {revision}; the changes after it: "
+        f"GET /arc/v1/products/changes?since_revision={revision}",
+        highlight=False,
+    )

@@ -202,10 +202,23 @@ def api_client(base_url: str | None, client_id: str | None, client_secret: str |
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             fail(f"base URL {url!r} needs http:// or https:// and a host, e.g. http://127.0.0.1:8000", 2)
+    trace_calls()
     try:
         return AsyncClient(base_url=base_url, client_id=client_id, client_secret=client_secret)
     except ValueError as exc:
         fail(exc, 2)
+
+
+def trace_calls() -> None:
+    """Trace the SDK's calls when an OTLP endpoint is configured (``OTEL_*``; the otel extra)."""
+    from provider_products import tracing
+
+    if not tracing.wanted(os.environ.get("PROVIDER_PRODUCTS_TRACING", "auto").strip().lower()):
+        return
+    missing = tracing.missing_modules()
+    if missing:
+        fail(f"tracing is configured, but the otel extra is not installed: run {tracing.INSTALL_HINT}", 2)
+    tracing.trace_outgoing_calls()
 
 
 def sdk_error_line(exc: Exception, base_url: str) -> str:

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import Result, make_url
@@ -92,7 +93,14 @@ def sqlite_path(url: str) -> Path:
 class Database:
     """The service's database: transactions, health check and disposal, whatever the backend."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        pool_size: int = 10,
+        command_timeout: float = 15,
+    ) -> None:
         self.dialect, self.url = normalise_url(url)
         self._write_lock = asyncio.Lock()
         self._suspect_until = 0.0
@@ -110,7 +118,7 @@ class Database:
                 # closing connections under load.
                 max_overflow=max(2, pool_size // 4),
                 pool_timeout=5,
-                connect_args={"timeout": 3, "command_timeout": 15},
+                connect_args={"timeout": 3, "command_timeout": command_timeout},
             )
             _ping_when_idle(self._async_engine.sync_engine, lambda: time.monotonic() < self._suspect_until)
         self._read_engine = (
@@ -164,6 +172,26 @@ class Database:
             # answers again, every pooled connection is pinged before use, busy or not, so that
             # connections cut by a restart are replaced instead of failing request after request.
             self._suspect_until = time.monotonic() + SUSPECT_SECONDS
+            raise StoreUnavailable("The database is unavailable") from exc
+
+    async def fetch_off_loop(self, statement: Executable, parameters: Params = None) -> list[Any]:
+        """Run one read in a transaction of its own and return every row, never holding the event loop.
+
+        On SQLite (whose statements otherwise run on the loop) the query runs in a worker thread on
+        a pooled connection of its own; on PostgreSQL the loop only receives what asyncpg reads.
+        """
+        if self._sync_engine is None:
+            async with self.transaction() as conn:
+                return list((await conn.execute(statement, parameters)).all())
+        engine = self._sync_engine
+
+        def run() -> list[Any]:
+            with engine.connect() as conn:
+                return list(conn.execute(statement, parameters).all())
+
+        try:
+            return await anyio.to_thread.run_sync(run)
+        except (DBAPIError, SQLAlchemyTimeoutError, OSError) as exc:
             raise StoreUnavailable("The database is unavailable") from exc
 
     async def ping(self) -> bool:

@@ -1,7 +1,12 @@
 """Every table, imported in one place so that the metadata Alembic compares is complete."""
 
 from provider_products.auth.models import OAuthClient, Provider
-from provider_products.catalogue.models import CatalogueProduct, CatalogueRevision
+from provider_products.catalogue.models import (
+    CatalogueIndexChunk,
+    CatalogueIndexSnapshot,
+    CatalogueProduct,
+    CatalogueRevision,
+)
 from provider_products.db.base import Base
 from provider_products.downstream.models import DownstreamRecord, DownstreamRecordLine
 from provider_products.idempotency.models import IdempotencyKey
@@ -9,6 +14,8 @@ from provider_products.registry.models import ProviderProduct, ProviderProductCo
 
 __all__ = [
     "Base",
+    "CatalogueIndexChunk",
+    "CatalogueIndexSnapshot",
     "CatalogueProduct",
     "CatalogueRevision",
     "DownstreamRecord",

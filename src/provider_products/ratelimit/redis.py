@@ -68,6 +68,11 @@ class RedisRateLimiter:
         self._member_prefix = uuid.uuid4().hex[:12]
         self._sequence = 0
 
+    @property
+    def redis(self) -> Redis:
+        """The Redis client the limiter talks through (tracing instruments it)."""
+        return self._redis
+
     @classmethod
     def from_url(
         cls, url: str, *, failure_mode: Literal["open", "closed"] = "open", prefix: str = "pp:rl:"

@@ -33,7 +33,10 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description Say whether the database and the rate-limit store are reachable.
+         * @description Say whether the database and the rate-limit store are reachable and searches can be answered.
+         *
+         *     ``search_index.revision`` is the catalogue revision this process searches (null until its
+         *     first snapshot is loaded: until then the process is not ready).
          */
         get: operations["readiness"];
         put?: never;
@@ -58,6 +61,34 @@ export interface paths {
          * @description Issue an access token for a client's credentials (HTTP Basic, or form fields).
          */
         post: operations["issueToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/arc/v1/products/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Product Changes
+         * @description List the catalogue entries created, changed or withdrawn after a revision (extension), paginated.
+         *
+         *     Every import that changes the catalogue raises its `revision` by one; an entry appears here,
+         *     in its current state (`status` INACTIVE when withdrawn), when its last change came after
+         *     `since_revision`. The most recent changes come first. To keep a local copy: read every page
+         *     from 0 (until there is no `next` link), keep the first page's `revision`, and next time ask
+         *     for the changes since it. An import during the walk can make an entry appear twice, never
+         *     skip one. A `since_revision` above the catalogue's revision (say, after a restore) is 422:
+         *     read from 0 again.
+         */
+        get: operations["listProductChanges"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -534,6 +565,27 @@ export interface components {
             counts: {
                 [key: string]: number;
             };
+        };
+        /**
+         * CatalogueChangesRead
+         * @description Entries changed after ``since_revision``, most recent change first, and the current revision.
+         */
+        CatalogueChangesRead: {
+            /** Content */
+            content: (components["schemas"]["MedicationRead"] | components["schemas"]["ServiceProductRead"])[];
+            page: components["schemas"]["PageMeta"];
+            /**
+             * Revision
+             * @description The catalogue's revision when this page was read: keep the first page's, and ask for the changes since it next time
+             * @example 42
+             */
+            revision: number;
+            /**
+             * Since Revision
+             * @description The revision the changes are counted from
+             * @example 40
+             */
+            since_revision: number;
         };
         /**
          * ClaimCreate
@@ -1275,6 +1327,151 @@ export interface operations {
                     "Retry-After"?: number;
                     /** @description `no-store`: tokens are never cached */
                     "Cache-Control": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listProductChanges: {
+        parameters: {
+            query: {
+                /** @description List the entries changed after this catalogue revision (0: every entry) */
+                since_revision: number;
+                /** @description 0-based page number */
+                page?: number;
+                /** @description items per page, 1 to 200 */
+                size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The request's id: the caller's sane X-Request-Id, or a fresh one */
+                    "X-Request-Id": string;
+                    /** @description The caller's quota now (IETF httpapi draft), e.g. `"default";r=49;t=0` */
+                    RateLimit: string;
+                    /** @description The caller's quota policy, e.g. `"default";q=50;w=60` */
+                    "RateLimit-Policy": string;
+                    /** @description Requests allowed per window */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Seconds until a slot frees */
+                    "X-RateLimit-Reset": number;
+                    /** @description RFC 8288 links to the `first`, `prev`, `next` and `last` pages */
+                    Link: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogueChangesRead"];
+                };
+            };
+            /** @description Authentication failed (071-401) */
+            401: {
+                headers: {
+                    /** @description The request's id: the caller's sane X-Request-Id, or a fresh one */
+                    "X-Request-Id": string;
+                    /** @description The authentication scheme to use (RFC 6750 / RFC 7617) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Scope missing (071-403) */
+            403: {
+                headers: {
+                    /** @description The request's id: the caller's sane X-Request-Id, or a fresh one */
+                    "X-Request-Id": string;
+                    /** @description The caller's quota now (IETF httpapi draft), e.g. `"default";r=49;t=0` */
+                    RateLimit?: string;
+                    /** @description The caller's quota policy, e.g. `"default";q=50;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed per window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until a slot frees */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The authentication scheme to use (RFC 6750 / RFC 7617) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Ill-formed parameter, or `since_revision` ahead of the catalogue (071-105) */
+            422: {
+                headers: {
+                    /** @description The request's id: the caller's sane X-Request-Id, or a fresh one */
+                    "X-Request-Id": string;
+                    /** @description The caller's quota now (IETF httpapi draft), e.g. `"default";r=49;t=0` */
+                    RateLimit?: string;
+                    /** @description The caller's quota policy, e.g. `"default";q=50;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed per window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until a slot frees */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit exceeded (071-429) */
+            429: {
+                headers: {
+                    /** @description The request's id: the caller's sane X-Request-Id, or a fresh one */
+                    "X-Request-Id": string;
+                    /** @description The caller's quota now (IETF httpapi draft), e.g. `"default";r=49;t=0` */
+                    RateLimit?: string;
+                    /** @description The caller's quota policy, e.g. `"default";q=50;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed per window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until a slot frees */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Whole seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected failure (071-500) */
+            500: {
+                headers: {
+                    /** @description The request's id: the caller's sane X-Request-Id, or a fresh one */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A store is unavailable (071-503) */
+            503: {
+                headers: {
+                    /** @description The request's id: the caller's sane X-Request-Id, or a fresh one */
+                    "X-Request-Id": string;
+                    /** @description Whole seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
