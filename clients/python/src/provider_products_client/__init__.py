@@ -2,7 +2,7 @@
 
 It depends only on httpx and pydantic, and works against any server that speaks the contract::
 
-    from provider_products.client import Client
+    from provider_products_client import Client
 
     with Client(base_url="http://127.0.0.1:8000", client_id="cli_...", client_secret="...") as api:
         api.register_product("MED-042")
@@ -10,9 +10,9 @@ It depends only on httpx and pydantic, and works against any server that speaks 
             print(product.product_code, product.registered_at)
 """
 
-from provider_products.client import errors, models
-from provider_products.client._async import AsyncClient
-from provider_products.client._sync import Client
-from provider_products.client.errors import ApiError, TransportError
+from provider_products_client import errors, models
+from provider_products_client._async import AsyncClient
+from provider_products_client._sync import Client
+from provider_products_client.errors import ApiError, TransportError
 
 __all__ = ["ApiError", "AsyncClient", "Client", "TransportError", "errors", "models"]

@@ -12,7 +12,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 from pydantic import TypeAdapter
 
-from provider_products.client import errors, models
+from provider_products_client import errors, models
 
 VERSION = "0.1.0"
 USER_AGENT = f"provider-products-python/{VERSION}"
