@@ -8,11 +8,34 @@ It depends only on httpx and pydantic, and works against any server that speaks 
         api.register_product("MED-042")
         for product in api.iter_provider_products():
             print(product.product_code, product.registered_at)
+        print(api.rate_limit)
+
+The integrator tools (``provider-products-client onboard|match``) need the ``tools`` extra.
 """
 
 from provider_products_client import errors, models
 from provider_products_client._async import AsyncClient
+from provider_products_client._core import VERSION as __version__
+from provider_products_client._core import RequestOptions
 from provider_products_client._sync import Client
-from provider_products_client.errors import ApiError, TransportError
+from provider_products_client.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiTimeoutError,
+    ProviderProductsError,
+    TransportError,
+)
 
-__all__ = ["ApiError", "AsyncClient", "Client", "TransportError", "errors", "models"]
+__all__ = [
+    "ApiConnectionError",
+    "ApiError",
+    "ApiTimeoutError",
+    "AsyncClient",
+    "Client",
+    "ProviderProductsError",
+    "RequestOptions",
+    "TransportError",
+    "__version__",
+    "errors",
+    "models",
+]

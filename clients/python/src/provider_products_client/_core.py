@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import quote, quote_plus
 
 import httpx
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from provider_products_client import errors, models
 
@@ -27,6 +29,11 @@ PRODUCTS_PATH = "/arc/v1/products"
 PROVIDER_PRODUCTS_PATH = "/arc/v1/providers/products"
 BATCH_PATH = "/arc/v1/providers/products/batch"
 LOOKUP_PATH = "/arc/v1/products/lookup"
+CHANGES_PATH = "/arc/v1/products/changes"
+VALIDATE_PATH = "/arc/v1/providers/products/validate"
+AUTHORIZATIONS_PATH = "/arc/v1/authorization-requests"
+PRESCRIPTIONS_PATH = "/ehr/v1/prescriptions"
+CLAIMS_PATH = "/arc/v1/outpatient-care-claim"
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
@@ -41,6 +48,204 @@ RETRYABLE_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
 
 CATALOGUE_PRODUCT: TypeAdapter[models.CatalogueProduct] = TypeAdapter(models.CatalogueProduct)
 
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+M = TypeVar("M", bound=BaseModel)
+
+
+class PageLike(Protocol[T_co]):
+    """A page of any list: its items and where it sits in the whole list."""
+
+    @property
+    def content(self) -> Sequence[T_co]: ...
+
+    @property
+    def page(self) -> models.PageMeta: ...
+
+
+P = TypeVar("P", bound=PageLike[Any])
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """Settings of one call that override the client's: pass ``options=RequestOptions(...)``.
+
+    ``idempotency_key`` replaces the key the SDK makes for each POST (kept across its retries): pass
+    your own to make a call safe to repeat from another process or after a crash. ``extra_headers``
+    are added to the request (they cannot replace ``Authorization``).
+    """
+
+    timeout: float | None = None
+    max_retries: int | None = None
+    idempotency_key: str | None = None
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if self.max_retries is not None and self.max_retries < 0:
+            raise ValueError("max_retries must be 0 or more")
+
+
+NO_OPTIONS = RequestOptions()
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One operation of the API: what to send and how to read a successful answer."""
+
+    method: str
+    path: str
+    parse: Callable[[bytes], T]
+    params: Mapping[str, str | int] | None = None
+    json: Any = None
+
+
+def _model(cls: type[M]) -> Callable[[bytes], M]:
+    return cls.model_validate_json
+
+
+def _nothing(_: bytes) -> None:
+    return None
+
+
+def _item(value: BaseModel | Mapping[str, Any]) -> Any:
+    """Return a line of a request body: a model without its unset fields, or a mapping as given."""
+    return value.model_dump(mode="json", exclude_none=True) if isinstance(value, BaseModel) else dict(value)
+
+
+# The operations, one builder each; the sync and async clients only send them.
+
+
+def list_medications_call(query: str | None, page: int, size: int) -> Call[models.Page[models.Medication]]:
+    params = list_params(query=query, page=page, size=size)
+    return Call("GET", MEDICATIONS_PATH, _model(models.Page[models.Medication]), params)
+
+
+def get_medication_call(product_code: str) -> Call[models.Medication]:
+    return Call("GET", code_path(MEDICATIONS_PATH, product_code), _model(models.Medication))
+
+
+def list_products_call(
+    product_type: str | None, query: str | None, page: int, size: int
+) -> Call[models.Page[models.CatalogueProduct]]:
+    params = list_params(query=query, page=page, size=size, product_type=product_type)
+    return Call("GET", PRODUCTS_PATH, _model(models.Page[models.CatalogueProduct]), params)
+
+
+def get_product_call(product_code: str) -> Call[models.CatalogueProduct]:
+    return Call("GET", code_path(PRODUCTS_PATH, product_code), CATALOGUE_PRODUCT.validate_json)
+
+
+def lookup_call(product_codes: Sequence[str]) -> Call[models.LookupResult]:
+    body = {"product_codes": list(product_codes)}
+    return Call("POST", LOOKUP_PATH, _model(models.LookupResult), json=body)
+
+
+def changes_call(since_revision: int, page: int, size: int) -> Call[models.CatalogueChanges]:
+    params: dict[str, str | int] = {"since_revision": since_revision, "page": page, "size": size}
+    return Call("GET", CHANGES_PATH, _model(models.CatalogueChanges), params)
+
+
+def register_call(product_code: str) -> Call[models.Registration]:
+    body = {"product_code": product_code}
+    return Call("POST", PROVIDER_PRODUCTS_PATH, _model(models.Registration), json=body)
+
+
+def batch_call(product_codes: Sequence[str]) -> Call[models.BatchResult]:
+    body = {"product_codes": list(product_codes)}
+    return Call("POST", BATCH_PATH, _model(models.BatchResult), json=body)
+
+
+def validate_call(product_codes: Sequence[str], at: datetime | None) -> Call[models.ValidationResult]:
+    body: dict[str, Any] = {"product_codes": list(product_codes)}
+    if at is not None:
+        body["at"] = at.isoformat()
+    return Call("POST", VALIDATE_PATH, _model(models.ValidationResult), json=body)
+
+
+def list_provider_products_call(
+    product_type: str | None, query: str | None, page: int, size: int
+) -> Call[models.Page[models.ProviderProduct]]:
+    params = list_params(query=query, page=page, size=size, product_type=product_type)
+    return Call("GET", PROVIDER_PRODUCTS_PATH, _model(models.Page[models.ProviderProduct]), params)
+
+
+def get_provider_product_call(product_code: str) -> Call[models.ProviderProduct]:
+    return Call("GET", code_path(PROVIDER_PRODUCTS_PATH, product_code), _model(models.ProviderProduct))
+
+
+def history_call(product_code: str) -> Call[models.History]:
+    return Call("GET", code_path(PROVIDER_PRODUCTS_PATH, product_code) + "/history", _model(models.History))
+
+
+def delete_provider_product_call(product_code: str) -> Call[None]:
+    return Call("DELETE", code_path(PROVIDER_PRODUCTS_PATH, product_code), _nothing)
+
+
+def create_prescription_call(
+    patient_id: str,
+    diagnosis_codes: Sequence[str],
+    medications: Sequence[models.PrescribedMedication | Mapping[str, Any]],
+) -> Call[models.Prescription]:
+    body = {
+        "patient_id": patient_id,
+        "diagnoses": [{"diagnosis_code": code} for code in diagnosis_codes],
+        "medications": [_item(m) for m in medications],
+    }
+    return Call("POST", PRESCRIPTIONS_PATH, _model(models.Prescription), json=body)
+
+
+def get_prescription_call(prescription_id: str) -> Call[models.Prescription]:
+    return Call("GET", code_path(PRESCRIPTIONS_PATH, prescription_id), _model(models.Prescription))
+
+
+def create_authorization_call(
+    beneficiary_id: str,
+    sponsor_slug: str,
+    diagnosis_code: str,
+    products: Sequence[models.AuthorizationProduct | Mapping[str, Any]],
+) -> Call[models.AuthorizationRequest]:
+    body = {
+        "beneficiary_id": beneficiary_id,
+        "sponsor_slug": sponsor_slug,
+        "diagnosis_code": diagnosis_code,
+        "products": [_item(p) for p in products],
+    }
+    return Call("POST", AUTHORIZATIONS_PATH, _model(models.AuthorizationRequest), json=body)
+
+
+def get_authorization_call(authorization_id: str) -> Call[models.AuthorizationRequest]:
+    path = code_path(AUTHORIZATIONS_PATH, authorization_id)
+    return Call("GET", path, _model(models.AuthorizationRequest))
+
+
+def complete_authorization_call(authorization_id: str) -> Call[models.AuthorizationRequest]:
+    path = code_path(AUTHORIZATIONS_PATH, authorization_id) + "/complete"
+    return Call("POST", path, _model(models.AuthorizationRequest))
+
+
+def create_claim_call(
+    beneficiary_id: str,
+    sponsor_slug: str,
+    diagnosis_code: str,
+    line_items: Sequence[models.ClaimLine | Mapping[str, Any]],
+    authorization_id: str | None,
+) -> Call[models.ClaimCreated]:
+    body: dict[str, Any] = {
+        "beneficiary_id": beneficiary_id,
+        "sponsor_slug": sponsor_slug,
+        "diagnosis_code": diagnosis_code,
+        "line_items": [_item(line) for line in line_items],
+    }
+    if authorization_id is not None:
+        body["authorization_id"] = authorization_id
+    return Call("POST", CLAIMS_PATH, _model(models.ClaimCreated), json=body)
+
+
+def get_claim_call(claim_id: str) -> Call[models.Claim]:
+    return Call("GET", code_path(CLAIMS_PATH, claim_id), _model(models.Claim))
+
 
 @dataclass(frozen=True)
 class Config:
@@ -49,9 +254,13 @@ class Config:
     base_url: str
     client_id: str
     client_secret: str
+    # The scopes to ask for (space-separated); None: every scope the client holds.
+    scope: str | None = None
 
 
-def resolve_config(base_url: str | None, client_id: str | None, client_secret: str | None) -> Config:
+def resolve_config(
+    base_url: str | None, client_id: str | None, client_secret: str | None, scope: str | None = None
+) -> Config:
     """Take each setting from its argument, else its environment variable; raise naming what is missing."""
 
     def pick(value: str | None, variable: str, argument: str) -> str:
@@ -64,6 +273,7 @@ def resolve_config(base_url: str | None, client_id: str | None, client_secret: s
         base_url=pick(base_url, ENV_BASE_URL, "base_url").rstrip("/"),
         client_id=pick(client_id, ENV_CLIENT_ID, "client_id"),
         client_secret=pick(client_secret, ENV_CLIENT_SECRET, "client_secret"),
+        scope=scope,
     )
 
 
@@ -96,25 +306,36 @@ def token_request(config: Config) -> dict[str, Any]:
     """Return the keyword arguments of the token request (client credentials over HTTP Basic)."""
     # RFC 6749 section 2.3.1: the id and secret are form-encoded before the Basic encoding.
     auth = (quote_plus(config.client_id), quote_plus(config.client_secret))
+    data = {"grant_type": "client_credentials"}
+    if config.scope is not None:
+        data["scope"] = config.scope
     return {
         "method": "POST",
         "url": config.base_url + TOKEN_PATH,
-        "data": {"grant_type": "client_credentials"},
+        "data": data,
         "auth": auth,
         "headers": {"Accept": "application/json", "User-Agent": USER_AGENT},
     }
 
 
-def api_headers(token: str, idempotency_key: str | None) -> dict[str, str]:
-    """Return the headers of an API request."""
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": USER_AGENT}
+def api_headers(
+    token: str, idempotency_key: str | None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Return the headers of an API request; ``extra`` ones are added but cannot replace the token."""
+    headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+    for name, value in (extra or {}).items():
+        if name.lower() != "authorization":
+            headers[name] = value
+    headers["Authorization"] = f"Bearer {token}"
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
     return headers
 
 
-def idempotency_key(method: str) -> str | None:
-    """Return a fresh key for a POST (kept across its retries), nothing for other methods."""
+def idempotency_key(method: str, given: str | None = None) -> str | None:
+    """Return the key of a call: the one given, else a fresh one for a POST (kept across its retries)."""
+    if given is not None:
+        return given
     return str(uuid.uuid4()) if method == "POST" else None
 
 
@@ -150,8 +371,9 @@ def retry_delay(response: httpx.Response, attempt: int) -> float | None:
 
 
 def transport_error(exc: Exception, attempts: int) -> errors.TransportError:
-    """Describe a connection failure that outlasted the retries."""
-    return errors.TransportError(f"request failed after {attempts} attempt(s): {exc!r}")
+    """Describe a connection failure or timeout that outlasted the retries."""
+    cls = errors.ApiTimeoutError if isinstance(exc, httpx.TimeoutException) else errors.TransportError
+    return cls(f"request failed after {attempts} attempt(s): {exc!r}")
 
 
 class TokenCache:

@@ -1,4 +1,17 @@
-"""Exceptions raised by the provider-products SDK, one class per contract error code."""
+"""Exceptions raised by the provider-products SDK, one class per contract error code.
+
+Everything the SDK raises about a call derives from ``ProviderProductsError``::
+
+    ProviderProductsError
+    ├── TransportError (alias ApiConnectionError): the service could not be reached
+    │   └── ApiTimeoutError: no answer within the timeout
+    └── ApiError: the service (or a proxy) answered an error; one subclass per error code
+        ├── MalformedRequest (071-100), ProductNotInCatalogue (071-101), ...
+        └── IdempotencyConflict (071-106): IdempotencyKeyMismatch (422), IdempotencyKeyInProgress (409)
+
+Settings that cannot work (a missing client id, a negative ``max_retries``) raise ``ValueError``
+when the client is built, before any call.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +20,9 @@ from typing import Any
 import httpx
 
 __all__ = [
+    "ApiConnectionError",
     "ApiError",
+    "ApiTimeoutError",
     "AuthenticationFailed",
     "IdempotencyConflict",
     "IdempotencyKeyInProgress",
@@ -20,6 +35,7 @@ __all__ = [
     "ProductNotInCatalogue",
     "ProductNotRegistered",
     "ProductsNotRegistered",
+    "ProviderProductsError",
     "RateLimited",
     "RouteNotFound",
     "ServerError",
@@ -30,7 +46,11 @@ __all__ = [
 ]
 
 
-class ApiError(Exception):
+class ProviderProductsError(Exception):
+    """The base of every error the SDK raises about a call."""
+
+
+class ApiError(ProviderProductsError):
     """An error answered by the service (or by anything between it and the SDK)."""
 
     def __init__(
@@ -182,8 +202,15 @@ class ServiceUnavailable(ApiError):
     """A store the service needs is unreachable (071-503)."""
 
 
-class TransportError(Exception):
+class TransportError(ProviderProductsError):
     """The service could not be reached (connection failure or timeout), even after retries."""
+
+
+ApiConnectionError = TransportError
+
+
+class ApiTimeoutError(TransportError):
+    """The service did not answer within the timeout, even after retries."""
 
 
 _BY_CODE: dict[str, type[ApiError]] = {
