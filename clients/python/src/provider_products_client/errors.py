@@ -29,6 +29,7 @@ __all__ = [
     "IdempotencyKeyMismatch",
     "MalformedRequest",
     "MethodNotAllowed",
+    "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
     "ProductAlreadyRegistered",
@@ -156,8 +157,12 @@ class PermissionDenied(ApiError):
     """The token lacks a scope the operation needs (071-403)."""
 
 
-class RouteNotFound(ApiError):
-    """No route matches the path (071-404)."""
+class NotFound(ApiError):
+    """No route matches the path, or no record with this id belongs to the caller (071-404)."""
+
+
+# The name of 071-404's class before records had ids; kept for code written against it.
+RouteNotFound = NotFound
 
 
 class MethodNotAllowed(ApiError):
@@ -223,7 +228,7 @@ _BY_CODE: dict[str, type[ApiError]] = {
     "071-106": IdempotencyConflict,
     "071-401": AuthenticationFailed,
     "071-403": PermissionDenied,
-    "071-404": RouteNotFound,
+    "071-404": NotFound,
     "071-405": MethodNotAllowed,
     "071-413": PayloadTooLarge,
     "071-429": RateLimited,
