@@ -1,4 +1,4 @@
-"""The layout's size rules (server and client distribution): no module over 500 lines, no function over cyclomatic complexity 15."""
+"""The layout's size rules, server and client: no module over 500 lines, no function over complexity 15."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from radon.complexity import cc_visit
 ROOT = Path(__file__).parents[1]
 SRC = ROOT
 # The server's package and the client distribution's.
-PACKAGES = [ROOT / "src" / "provider_products", ROOT / "clients" / "python" / "src" / "provider_products_client"]
+PACKAGES = [
+    ROOT / "src" / "provider_products",
+    ROOT / "clients" / "python" / "src" / "provider_products_client",
+]
 MODULES = [p for package in PACKAGES for p in package.rglob("*.py") if "migrations" not in p.parts]
 
 
