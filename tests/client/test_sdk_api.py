@@ -438,3 +438,20 @@ def test_sync_client_covers_change_feed_registry_and_records(sync_connect: SyncC
     assert api.rate_limit is not None
     assert api.rate_limit.remaining >= 0
     assert isinstance(api.access_token(), str)
+
+
+async def test_with_options_copy_shares_the_token_and_keeps_its_own_defaults(connect: Connect) -> None:
+    h = await connect(rate_limit="2/minute")
+    impatient = h.api.with_options(max_retries=0, timeout=3.0)
+    await h.api.get_product("MED-042")
+    await impatient.get_product("MED-042")
+
+    with pytest.raises(errors.RateLimited):
+        await impatient.get_product("MED-042")
+
+    assert h.sleeps == []
+    assert h.sent("/v1/oauth/token", "POST") == 1
+    assert h.requests[-1].extensions["timeout"]["read"] == 3.0
+    await impatient.aclose()
+    assert (await h.api.get_product("MED-042")).product_code == "MED-042"  # waited out, still open
+    assert len(h.sleeps) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy as _copy
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
@@ -75,6 +76,21 @@ class AsyncClient:
         """Release the HTTP connections, unless the HTTP client was passed in."""
         if self._owns_http:
             await self._http.aclose()
+
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
+        """Return a client with other defaults that shares this one's connections and token.
+
+        Closing the copy leaves the connections open: ``aclose`` this one when done.
+        """
+        copy = _copy.copy(self)
+        _core.check_settings(
+            max_retries if max_retries is not None else self._max_retries,
+            timeout if timeout is not None else self._timeout,
+        )
+        copy._timeout = timeout if timeout is not None else self._timeout
+        copy._max_retries = max_retries if max_retries is not None else self._max_retries
+        copy._owns_http = False
+        return copy
 
     # Tokens
 
