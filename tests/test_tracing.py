@@ -24,9 +24,9 @@ from opentelemetry.trace import SpanKind
 
 from provider_products import tracing
 from provider_products.app import create_app
-from provider_products.client import AsyncClient
 from provider_products.config import Settings
 from provider_products.ratelimit.base import RateLimiter
+from provider_products_client import AsyncClient
 from tests.conftest import TEST_JWT_SECRET, ApiClient
 
 
