@@ -32,6 +32,7 @@ from provider_products.http.context import RequestContextMiddleware
 from provider_products.http.errors import ErrorMiddleware, install_error_handlers
 from provider_products.idempotency.middleware import IdempotencyMiddleware
 from provider_products.observability import POOL_IN_USE, POOL_SIZE, configure_logging, metrics_payload
+from provider_products.portal.onboarding import inventory
 from provider_products.ratelimit.base import RateLimiter
 from provider_products.ratelimit.middleware import RateLimitMiddleware
 from provider_products.registry.routes import router as registry_router
@@ -177,7 +178,13 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware, runtime=rt)
     app.add_middleware(RateLimitMiddleware, runtime=rt)
     app.add_middleware(AuthenticationMiddleware, runtime=rt)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # The portal's inventory upload takes files up to 10 MB; a body up to twice that reaches the
+    # page, which refuses a file over the limit in words a person reads.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        paths={"/portal/onboarding": max(settings.max_body_bytes, 2 * inventory.MAX_UPLOAD_BYTES)},
+    )
     app.add_middleware(ErrorMiddleware)
     app.add_middleware(AccessLogMiddleware, log_requests=settings.log_requests)
     app.add_middleware(RequestContextMiddleware)
