@@ -12,7 +12,7 @@ import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from provider_products import __doc__ as package_doc
@@ -32,6 +32,7 @@ from provider_products.http.context import RequestContextMiddleware
 from provider_products.http.errors import ErrorMiddleware, install_error_handlers
 from provider_products.idempotency.middleware import IdempotencyMiddleware
 from provider_products.observability import POOL_IN_USE, POOL_SIZE, configure_logging, metrics_payload
+from provider_products.portal.app import build_portal
 from provider_products.portal.onboarding import inventory
 from provider_products.ratelimit.base import RateLimiter
 from provider_products.ratelimit.middleware import RateLimitMiddleware
@@ -115,6 +116,12 @@ def create_app(
     app.include_router(registry_router)
     app.include_router(downstream_router)
     app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    # The provider portal: pages for people, on the same runtime (its own app: HTML error pages).
+    app.mount("/portal", build_portal(rt), name="portal")
+
+    @app.get("/portal", include_in_schema=False)
+    async def portal_root() -> RedirectResponse:
+        return RedirectResponse("/portal/", status_code=307)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -1,7 +1,7 @@
 """The portal's onboarding jobs: an uploaded inventory, its rows, proposals, decisions and outcomes.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from provider_products.db.base import BigIntKey, UTCDateTime
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
