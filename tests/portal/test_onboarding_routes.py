@@ -6,66 +6,40 @@ import asyncio
 import csv
 import io
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from provider_products.auth import service as auth_service
-from provider_products.db.engine import Database
-from provider_products.portal import service as portal_service
 from provider_products.portal.onboarding import inventory
+from tests.portal.conftest import csrf_of
 from tests.portal.test_onboarding_service import CSV_INVENTORY, xlsx_inventory
-
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass
 class Person:
-    """A signed-in portal user: a client holding their session cookie, and their form token."""
+    """A signed-in portal user: a client holding their session cookie, and their forms' CSRF token."""
 
     client: httpx.AsyncClient
     csrf: str
 
-    async def page_token(self, path: str) -> str:
-        """Read the CSRF token of a page's forms."""
-        response = await self.client.get(path)
-        assert response.status_code == 200, response.text
-        found = _CSRF.search(response.text)
-        assert found is not None
-        return found.group(1)
+
+People = Callable[..., Awaitable[Person]]
 
 
 @pytest.fixture
-async def sign_in(app: FastAPI, http: httpx.AsyncClient):  # type: ignore[no-untyped-def]
-    """Create a provider (if new) and a portal user of it, and sign them in over HTTP."""
-    database: Database = app.state.runtime.database
-    clients: list[httpx.AsyncClient] = []
+def people(signed_in: Any) -> People:
+    """Sign a new portal user in (staff of farmacia-a unless told) and read their CSRF token."""
 
-    async def make(
-        slug: str = "farmacia-a", *, email: str = "ana@farmacia-a.example", role: str = "staff"
-    ) -> Person:
-        async with database.transaction(write=True) as conn:
-            if await auth_service.find_provider(conn, slug=slug) is None:
-                await auth_service.create_provider(conn, slug=slug, name=slug.title())
-            created = await portal_service.create_user(conn, provider_slug=slug, email=email, role=role)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-        clients.append(client)
-        login = await client.get("/portal/login")
-        token = _CSRF.search(login.text)
-        assert token is not None
-        answer = await client.post(
-            "/portal/login", data={"email": email, "password": created.password, "csrf_token": token.group(1)}
-        )
-        assert answer.status_code == 303, answer.text
-        person = Person(client, "")
-        person.csrf = await person.page_token("/portal/onboarding")
-        return person
+    async def make(provider: str = "farmacia-a", *, role: str = "staff", email: str | None = None) -> Person:
+        client = await signed_in(provider=provider, role=role, email=email)
+        page = await client.get("/portal/onboarding")
+        assert page.status_code == 200, page.text
+        return Person(client, csrf_of(page.text))
 
-    yield make
-    for client in clients:
-        await client.aclose()
+    return make
 
 
 async def _upload(person: Person, name: str, data: bytes, *, csrf: str | None = None) -> httpx.Response:
@@ -93,8 +67,8 @@ async def _finished(person: Person, path: str) -> dict[str, object]:
     raise AssertionError(f"the registration did not finish: {body}")
 
 
-async def test_upload_xlsx_review_register_and_report(sign_in) -> None:  # type: ignore[no-untyped-def]
-    person = await sign_in()
+async def test_upload_xlsx_review_register_and_report(people: People) -> None:
+    person = await people()
     path = await _job_path(person, "inventario.xlsx", xlsx_inventory(["Hemograma completo", "Rx torax"]))
     review = await person.client.get(path)
     assert review.status_code == 200
@@ -120,8 +94,8 @@ async def test_upload_xlsx_review_register_and_report(sign_in) -> None:  # type:
     ]
 
 
-async def test_save_decisions_redirects_to_the_page_and_keeps_them(sign_in) -> None:  # type: ignore[no-untyped-def]
-    person = await sign_in()
+async def test_save_decisions_redirects_to_the_page_and_keeps_them(people: People) -> None:
+    person = await people()
     path = await _job_path(person, "inventario.csv", CSV_INVENTORY)
     answer = await person.client.post(
         f"{path}/decisions", data={"csrf_token": person.csrf, "row-0": "__none__", "page": "0"}
@@ -135,8 +109,8 @@ async def test_save_decisions_redirects_to_the_page_and_keeps_them(sign_in) -> N
     assert refused.status_code == 400
 
 
-async def test_forms_without_the_csrf_token_are_refused(sign_in) -> None:  # type: ignore[no-untyped-def]
-    person = await sign_in()
+async def test_forms_without_the_csrf_token_are_refused(people: People) -> None:
+    person = await people()
     refused = await _upload(person, "inventario.csv", CSV_INVENTORY, csrf="forged")
     assert refused.status_code == 403
     assert 'data-job="' not in (await person.client.get("/portal/onboarding")).text
@@ -150,16 +124,16 @@ async def test_forms_without_the_csrf_token_are_refused(sign_in) -> None:  # typ
     assert listing.text.count('data-job="') == 1
 
 
-async def test_admin_may_use_the_page_too(sign_in) -> None:  # type: ignore[no-untyped-def]
-    admin = await sign_in(email="jefa@farmacia-a.example", role="admin")
+async def test_admin_may_use_the_page_too(people: People) -> None:
+    admin = await people(email="jefa@farmacia-a.example", role="admin")
     path = await _job_path(admin, "inventario.csv", CSV_INVENTORY)
     assert (await admin.client.get(path)).status_code == 200
 
 
-async def test_another_provider_can_neither_see_nor_act_on_the_job(sign_in) -> None:  # type: ignore[no-untyped-def]
-    owner = await sign_in()
+async def test_another_provider_can_neither_see_nor_act_on_the_job(people: People) -> None:
+    owner = await people()
     path = await _job_path(owner, "inventario.csv", CSV_INVENTORY)
-    stranger = await sign_in("farmacia-b", email="beto@farmacia-b.example")
+    stranger = await people("farmacia-b", email="beto@farmacia-b.example")
     for tail in ("", "/progress", "/report.csv", "/progress.json"):
         assert (await stranger.client.get(path + tail)).status_code == 404, tail
     for action in ("decisions", "register"):
@@ -183,16 +157,16 @@ async def test_another_provider_can_neither_see_nor_act_on_the_job(sign_in) -> N
         ("inventario.xlsx", b"PK\x03\x04garbage", "cannot read inventario.xlsx as an .xlsx workbook"),
     ],
 )
-async def test_bad_upload_is_a_clear_message(sign_in, name: str, data: bytes, shown: str) -> None:  # type: ignore[no-untyped-def]
-    person = await sign_in()
+async def test_bad_upload_is_a_clear_message(people: People, name: str, data: bytes, shown: str) -> None:
+    person = await people()
     answer = await _upload(person, name, data)
     assert answer.status_code == 422
     assert 'id="upload-error"' in answer.text
     assert shown in answer.text
 
 
-async def test_upload_over_the_limit_is_a_clear_message_not_a_413(sign_in) -> None:  # type: ignore[no-untyped-def]
-    person = await sign_in()
+async def test_upload_over_the_limit_is_a_clear_message_not_a_413(people: People) -> None:
+    person = await people()
     answer = await _upload(person, "grande.csv", b"nombre\n" + b"x" * inventory.MAX_UPLOAD_BYTES)
     assert answer.status_code == 422
     assert "larger than 10 MB" in answer.text
