@@ -8,12 +8,19 @@ import io
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import update
 
-from provider_products.portal.onboarding import inventory
+from provider_products.auth import service as auth_service
+from provider_products.db.base import utcnow
+from provider_products.db.engine import Database
+from provider_products.portal.onboarding import inventory, service
+from provider_products.portal.onboarding.models import OnboardingJob
 from tests.portal.conftest import csrf_of
 from tests.portal.test_onboarding_service import CSV_INVENTORY, xlsx_inventory
 
@@ -176,3 +183,24 @@ async def test_pages_need_a_session(http: httpx.AsyncClient) -> None:
     answer = await http.get("/portal/onboarding/job_0123456789abcdef01234567")
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/portal/login")
+
+
+async def test_interrupted_registration_is_shown_and_resumed(people: People, app: FastAPI) -> None:
+    person = await people()
+    path = await _job_path(person, "inventario.csv", CSV_INVENTORY)
+    job_id = path.rsplit("/", 1)[1]
+    database: Database = app.state.runtime.database
+    async with database.transaction(write=True) as conn:  # a run that died after taking its lease
+        provider = await auth_service.find_provider(conn, slug="farmacia-a")
+        assert provider is not None
+        assert await service.start_registration(conn, provider_id=provider.id, job_id=job_id, token="dead")
+        await conn.execute(update(OnboardingJob).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    page = await person.client.get(f"{path}/progress")
+    assert "El registro se interrumpió" in page.text
+    assert 'id="run-again">Reanudar<' in page.text
+    body = (await person.client.get(f"{path}/progress.json")).json()
+    assert (body["interrupted"], body["running"], body["settled"]) == (True, False, 0)
+    answer = await person.client.post(f"{path}/register", data={"csrf_token": person.csrf})
+    assert answer.status_code == 303
+    done = await _finished(person, path)
+    assert done["outcomes"] == {"registered": 3, "already_registered": 0, "not_in_catalogue": 0}
