@@ -133,7 +133,12 @@ def _printed_login(stdout: str) -> Login:
 def portal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalServer]:
     """Start ``provider-products serve`` on a fresh sandbox in an empty directory (stopped afterwards)."""
     workdir = tmp_path_factory.mktemp("portal")
-    env = clean_env(database_url=f"sqlite:///{workdir / 'provider-products.db'}")
+    # Every test signs in afresh as the same admin: the login limits are tested over HTTP instead.
+    env = clean_env(
+        database_url=f"sqlite:///{workdir / 'provider-products.db'}",
+        portal_account_rate_limit="1000/minute",
+        portal_login_rate_limit="1000/minute",
+    )
     server = start_server(workdir, env, "portal")
     try:
         yield PortalServer(server, workdir, _printed_login(server.stdout))
