@@ -188,9 +188,14 @@ def cli_user(server: PortalServer, provider: str, role: str = "admin", email: st
     return Login(data["email"], data["password"], data["provider_slug"], data["role"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (no browser is downloaded)."""
+    """Debian's Chromium, headless, driven by Playwright (no browser is downloaded).
+
+    One per module, not per session: while Playwright's sync API is open it keeps an event loop
+    running in the main thread, and the tests after a browser module call ``asyncio.run`` (the
+    database fixtures), which refuses to run inside a running loop.
+    """
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
     from playwright.sync_api import sync_playwright

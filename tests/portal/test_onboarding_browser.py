@@ -10,32 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.portal.conftest import CHROMIUM, PortalServer, portal_login, screenshot
+from tests.portal.conftest import PortalServer, portal_login, screenshot
 from tests.portal.test_onboarding_service import xlsx_inventory
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Chromium for this module only: Playwright's sync API keeps an event loop running in the main
-    thread while it is open, and the tests that come after it (``asyncio.run`` in the database
-    fixtures) need none running."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
 
 NAMES = ["ACETAMINOFEN 500MG TAB", "Ibuprofeno 400 mg tableta", "Rx torax", "Crema de manos marca Ñandú"]
 
