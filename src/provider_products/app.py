@@ -12,7 +12,7 @@ import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from provider_products import __doc__ as package_doc
@@ -32,6 +32,8 @@ from provider_products.http.context import RequestContextMiddleware
 from provider_products.http.errors import ErrorMiddleware, install_error_handlers
 from provider_products.idempotency.middleware import IdempotencyMiddleware
 from provider_products.observability import POOL_IN_USE, POOL_SIZE, configure_logging, metrics_payload
+from provider_products.portal.app import build_portal
+from provider_products.portal.onboarding import inventory
 from provider_products.ratelimit.base import RateLimiter
 from provider_products.ratelimit.middleware import RateLimitMiddleware
 from provider_products.registry.routes import router as registry_router
@@ -114,6 +116,12 @@ def create_app(
     app.include_router(registry_router)
     app.include_router(downstream_router)
     app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    # The provider portal: pages for people, on the same runtime (its own app: HTML error pages).
+    app.mount("/portal", build_portal(rt), name="portal")
+
+    @app.get("/portal", include_in_schema=False)
+    async def portal_root() -> RedirectResponse:
+        return RedirectResponse("/portal/", status_code=307)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -177,7 +185,13 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware, runtime=rt)
     app.add_middleware(RateLimitMiddleware, runtime=rt)
     app.add_middleware(AuthenticationMiddleware, runtime=rt)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # The portal's inventory upload takes files up to 10 MB; a body up to twice that reaches the
+    # page, which refuses a file over the limit in words a person reads.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        paths={"/portal/onboarding": max(settings.max_body_bytes, 2 * inventory.MAX_UPLOAD_BYTES)},
+    )
     app.add_middleware(ErrorMiddleware)
     app.add_middleware(AccessLogMiddleware, log_requests=settings.log_requests)
     app.add_middleware(RequestContextMiddleware)

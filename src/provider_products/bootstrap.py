@@ -1,4 +1,4 @@
-"""First start of the embedded sandbox: create the schema, load the catalogue, create a demo client."""
+"""First start of the embedded sandbox: schema, catalogue, a demo OAuth client and a portal admin."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from provider_products.catalogue import importer
 from provider_products.catalogue import service as catalogue_service
 from provider_products.db import migrate
 from provider_products.db.engine import Database, sqlite_path
+from provider_products.portal import service as portal_service
 
 SANDBOX_PROVIDER = "sandbox-provider"
+SANDBOX_PORTAL_USER = "admin@sandbox-provider.example"
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class SandboxState:
     credentials: auth_service.ClientCredentials | None
     client_id: str | None
     catalogue_size: int
+    portal_login: portal_service.NewPassword | None = None
 
 
 async def ensure_schema(database: Database) -> None:
@@ -36,14 +39,16 @@ async def seed_sandbox(
     database: Database,
     *,
     on_created: Callable[[auth_service.ClientCredentials, int], None] | None = None,
+    on_portal_user: Callable[[portal_service.NewPassword], None] | None = None,
 ) -> SandboxState:
-    """On an empty database, load the sandbox catalogue and create a provider with an OAuth client.
+    """On an empty database, load the sandbox catalogue and create a provider, an OAuth client and an admin.
 
     A start-up step of the ``serve`` command, run before the application exists: like the command
     that calls it, it opens the one transaction its work needs. ``on_created`` is called with the new
     credentials and the catalogue size inside that transaction, before it commits: a secret that
     was shown is one that works, and an interruption before the commit leaves an empty database
-    that the next start seeds (and shows) afresh.
+    that the next start seeds (and shows) afresh. ``on_portal_user`` is called the same way, just
+    after, with the login of the provider's portal admin.
     """
     async with database.transaction(write=True) as conn:
         providers = await auth_service.list_providers(conn)
@@ -57,6 +62,11 @@ async def seed_sandbox(
         credentials = await auth_service.create_client(
             conn, provider_slug=SANDBOX_PROVIDER, scopes=list(security.ALL_SCOPES)
         )
+        login = await portal_service.create_user(
+            conn, provider_slug=SANDBOX_PROVIDER, email=SANDBOX_PORTAL_USER, role="admin"
+        )
         if on_created is not None:
             on_created(credentials, result.inserted)
-    return SandboxState(True, credentials, credentials.client_id, result.inserted)
+        if on_portal_user is not None:
+            on_portal_user(login)
+    return SandboxState(True, credentials, credentials.client_id, result.inserted, login)

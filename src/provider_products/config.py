@@ -64,10 +64,14 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = "auto"
     log_requests: bool = True
     seed_sandbox: bool = True
+    # The portal: how long a sign-in lasts, and login attempts allowed per address and per account.
+    portal_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    portal_login_rate_limit: str = "20/minute"
+    portal_account_rate_limit: str = "5/minute"
     # OpenTelemetry (the otel extra): auto traces when an OTLP endpoint is configured (OTEL_* variables).
     tracing: Literal["auto", "on", "off"] = "auto"
 
-    @field_validator("rate_limit", "token_rate_limit")
+    @field_validator("rate_limit", "token_rate_limit", "portal_login_rate_limit", "portal_account_rate_limit")
     @classmethod
     def _valid_rate(cls, value: str) -> str:
         parse_rate(value)

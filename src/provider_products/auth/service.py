@@ -177,6 +177,11 @@ async def list_providers(conn: Connection) -> list[repository.ProviderRecord]:
     return await repository.list_providers(conn)
 
 
+async def find_provider(conn: Connection, *, slug: str) -> repository.ProviderRecord | None:
+    """Return the provider with this slug, or None."""
+    return await repository.get_provider(conn, slug)
+
+
 async def find_client(conn: Connection, *, client_id: str) -> repository.ClientRecord | None:
     """Return the client with this id, joined with its provider, or None."""
     return await repository.get_client(conn, client_id)

@@ -23,6 +23,8 @@ from provider_products.pagination import Page, PageParams, make_page
 
 # What other domains get back when they look entries up by code (they never import the repository).
 EntrySummary = repository.EntrySummary
+# What other domains get back when they read whole entries (the portal's matcher reads them all).
+CatalogueEntry = repository.CatalogueEntry
 
 MAX_QUERY_LENGTH = 200
 MAX_QUERY_WORDS = 10
@@ -192,3 +194,13 @@ async def lookup(conn: Connection, *, codes: Sequence[str]) -> LookupRead:
 async def count(conn: Connection) -> int:
     """Return how many entries the catalogue holds, in any status."""
     return await repository.count(conn)
+
+
+async def revision(conn: Connection) -> int:
+    """Return the catalogue's revision (0 before any import); every import that changes it raises it."""
+    return await repository.revision(conn)
+
+
+async def active_entries(conn: Connection) -> list[CatalogueEntry]:
+    """Return every ACTIVE entry with all its columns, ordered by code (what may be registered)."""
+    return await repository.list_active(conn)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from provider_products.cli import catalogue, db, providers
+from provider_products.cli import catalogue, db, providers, users
 from provider_products.cli.serve import serve
 from provider_products_client.cli.match import match
 from provider_products_client.cli.onboard import onboard
@@ -40,6 +40,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(catalogue.app, name="catalogue")
 app.add_typer(providers.providers_app, name="providers")
 app.add_typer(providers.clients_app, name="clients")
+app.add_typer(users.users_app, name="users")
 app.command()(serve)
 app.command()(onboard)
 app.command()(match)

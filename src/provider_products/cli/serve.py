@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from provider_products.auth.service import ClientCredentials
     from provider_products.bootstrap import SandboxState
     from provider_products.db.engine import Database
+    from provider_products.portal.service import NewPassword
 
 DEFAULT_KEEP_ALIVE = 5.0
 DEFAULT_LIMIT_CONCURRENCY = 1000
@@ -94,7 +95,7 @@ def serve(
         fail("interrupted before the server started", 130)
     if state is not None and state.credentials is None:
         _print_existing(state)
-    out.print(f"Serving on {base} (API docs at {base}/docs)")
+    out.print(f"Serving on {base} (API docs at {base}/docs, provider portal at {base}/portal/)")
     sys.stdout.flush()
     config = uvicorn.Config(
         "provider_products.app:create_app",
@@ -134,7 +135,11 @@ def _prepare(seed: bool, base: str) -> Callable[[Database], Awaitable[SandboxSta
 
     async def prepare(database: Database) -> SandboxState | None:
         if database.dialect == "sqlite" and seed:
-            return await bootstrap.seed_sandbox(database, on_created=lambda c, n: _print_new(c, n, base))
+            return await bootstrap.seed_sandbox(
+                database,
+                on_created=lambda c, n: _print_new(c, n, base),
+                on_portal_user=lambda login: _print_portal_login(login, base),
+            )
         return None
 
     return prepare
@@ -187,6 +192,20 @@ def _print_new(c: ClientCredentials, catalogue_size: int, base: str) -> None:
         f"  export TOKEN=$(curl -s -u '{c.client_id}:{c.client_secret}' "
         f"-d grant_type=client_credentials {base}/v1/oauth/token | {extract})",
         soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
+    sys.stdout.flush()
+
+
+def _print_portal_login(login: NewPassword, base: str) -> None:
+    """Show the sandbox provider's portal login; printed before the seed commits, like the secret."""
+    out.print("  Provider portal (Spanish; English one click away):")
+    out.print(f"    open:     {base}/portal/login", markup=False, highlight=False)
+    out.print(f"    email:    {login.email}", markup=False, highlight=False)
+    out.print(
+        f"    password: {login.password}   "
+        f"(shown once; 'provider-products users reset-password {login.email}' makes a new one)",
         markup=False,
         highlight=False,
     )

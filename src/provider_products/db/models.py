@@ -10,6 +10,8 @@ from provider_products.catalogue.models import (
 from provider_products.db.base import Base
 from provider_products.downstream.models import DownstreamRecord, DownstreamRecordLine
 from provider_products.idempotency.models import IdempotencyKey
+from provider_products.portal.models import PortalSession, PortalUser
+from provider_products.portal.onboarding.models import OnboardingJob, OnboardingRow
 from provider_products.registry.models import ProviderProduct, ProviderProductCount
 
 __all__ = [
@@ -22,6 +24,10 @@ __all__ = [
     "DownstreamRecordLine",
     "IdempotencyKey",
     "OAuthClient",
+    "OnboardingJob",
+    "OnboardingRow",
+    "PortalSession",
+    "PortalUser",
     "Provider",
     "ProviderProduct",
     "ProviderProductCount",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from provider_products.errors import BodyTooLarge
@@ -29,18 +31,20 @@ class BodyLimitMiddleware:
     already enforces (see ``_framed``) is left alone, which spares most requests two wrappers.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, paths: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Exact paths with a limit of their own (the portal's inventory upload takes files).
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
+        limit = self.paths.get(scope["path"], self.max_bytes) if self.paths else self.max_bytes
         length = header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            raise self._error()
+            raise self._error(limit)
         if _framed(scope, length):
             await self.app(scope, receive, send)
             return
@@ -64,7 +68,7 @@ class BodyLimitMiddleware:
                 if not started:
                     # The application turned the aborted body read into an error of its own; answer 413.
                     started = True
-                    await send_error(self._error(), scope, receive, send)
+                    await send_error(self._error(limit), scope, receive, send)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -74,7 +78,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, send_unless_too_large)
         except _BodyTooLarge:
             if not started:
-                await send_error(self._error(), scope, receive, send)
+                await send_error(self._error(limit), scope, receive, send)
 
-    def _error(self) -> BodyTooLarge:
-        return BodyTooLarge(additional_information={"max_bytes": self.max_bytes})
+    def _error(self, limit: int) -> BodyTooLarge:
+        return BodyTooLarge(additional_information={"max_bytes": limit})

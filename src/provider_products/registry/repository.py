@@ -336,3 +336,44 @@ async def lock_active(conn: Connection, *, provider_id: int, product_ids: Sequen
     if conn.dialect_name == "postgresql":
         query = query.with_for_update(read=True)
     return {row[0] for row in (await conn.execute(query)).all()}
+
+
+class Change(NamedTuple):
+    """A registration or a removal of a product, for a provider's recent activity."""
+
+    product_code: str
+    product_type: str
+    name: str
+    kind: str
+    at: datetime
+
+
+async def counts_by_type(conn: Connection, *, provider_id: int) -> dict[str, int]:
+    """Return the provider's active registrations per product type, from the counter rows."""
+    query = select(counts.c.product_type, counts.c.active_count).where(counts.c.provider_id == provider_id)
+    rows = [tuple(row) for row in (await conn.execute(query)).all()]
+    return {str(values[0]): int(values[1]) for values in rows}
+
+
+async def recent_changes(conn: Connection, *, provider_id: int, limit: int) -> list[Change]:
+    """Return the provider's latest registrations and removals, newest first."""
+    product = (catalogue.c.product_code, catalogue.c.product_type, catalogue.c.name)
+    joined = registration.join(catalogue, catalogue.c.id == registration.c.product_id)
+    registered = (
+        select(*product, literal("registered").label("kind"), registration.c.registered_at.label("at"))
+        .select_from(joined)
+        .where(registration.c.provider_id == provider_id)
+        .order_by(registration.c.registered_at.desc(), registration.c.id.desc())
+        .limit(limit)
+    )
+    removed = (
+        select(*product, literal("removed").label("kind"), registration.c.removed_at.label("at"))
+        .select_from(joined)
+        .where(registration.c.provider_id == provider_id, registration.c.removed_at.is_not(None))
+        .order_by(registration.c.removed_at.desc(), registration.c.id.desc())
+        .limit(limit)
+    )
+    rows = [Change._make(r) for r in (await conn.execute(registered)).all()]
+    rows += [Change._make(r) for r in (await conn.execute(removed)).all()]
+    rows.sort(key=lambda c: (c.at, c.kind == "removed"), reverse=True)
+    return rows[:limit]

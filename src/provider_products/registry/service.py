@@ -162,6 +162,20 @@ async def lock_registered(conn: Connection, *, provider_id: int, product_ids: Se
     return await repository.lock_active(conn, provider_id=provider_id, product_ids=product_ids)
 
 
+Change = repository.Change
+
+
+async def summary(conn: Connection, *, provider_id: int) -> dict[str, int]:
+    """Return how many products the provider has registered of each type (every type, zeros included)."""
+    found = await repository.counts_by_type(conn, provider_id=provider_id)
+    return {t: found.get(t, 0) for t in ("MEDICATION", "LAB", "IMAGING", "PROCEDURE")}
+
+
+async def recent_changes(conn: Connection, *, provider_id: int, limit: int = 10) -> list[Change]:
+    """Return the provider's latest registrations and removals, newest first."""
+    return await repository.recent_changes(conn, provider_id=provider_id, limit=limit)
+
+
 def _key_or_none(raw: str) -> str | None:
     try:
         return clean_code(raw).upper()
