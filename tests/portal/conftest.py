@@ -6,7 +6,7 @@ through the login form; ``csrf_of`` reads the CSRF token a page's forms carry.
 
 Browser level (``provider-products serve`` on a free port, Debian's Chromium driven by Playwright,
 no browser download): ``portal_server`` (one per module, a fresh sandbox: its printed admin login
-is ``portal_server.login``), ``browser`` (one per session), ``page`` (a new context per test),
+is ``portal_server.login``), ``browser`` (one per module), ``page`` (a new context per test),
 ``portal_login(page, email, password)``, ``cli_user(server, provider, role)`` (a user created with
 the real CLI on the server's database) and ``screenshot(page, name)``, which writes
 ``docs/portal/<name>.png`` only when ``PORTAL_SCREENSHOTS=1`` (so that CI leaves the tree clean).
@@ -188,9 +188,13 @@ def cli_user(server: PortalServer, provider: str, role: str = "admin", email: st
     return Login(data["email"], data["password"], data["provider_slug"], data["role"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (no browser is downloaded)."""
+    """Debian's Chromium, headless, driven by Playwright (no browser is downloaded).
+
+    One per module, not per session: while Playwright's sync API runs it keeps an event loop
+    marked running in this thread, so the async tests of later modules could not start their own.
+    """
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
     from playwright.sync_api import sync_playwright
