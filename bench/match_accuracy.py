@@ -1,4 +1,4 @@
-"""Accuracy and speed of inventory matching (``provider_products.onboarding.match``) on a labelled sample.
+"""Accuracy and speed of inventory matching (``provider_products_client.onboarding.match``), labelled sample.
 
 One command, deterministic (``--seed``)::
 
@@ -41,7 +41,7 @@ import match_real
 from harness import BENCH_DIR, OUT_DIR
 from harness.results import write_results
 from match_variations import KINDS, MED_ONLY, vary
-from provider_products.onboarding.match import (
+from provider_products_client.onboarding.match import (
     ACCEPT_SCORE,
     Candidate,
     CatalogueEntry,

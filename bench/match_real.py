@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from provider_products.onboarding.match import InventoryItem, Matcher, accepted, catalogue_entries
+from provider_products_client.onboarding.match import InventoryItem, Matcher, accepted, catalogue_entries
 
 REAL_SET = Path(__file__).parent / "match_eval" / "real_names.csv"
 CHECK_SET = Path(__file__).parent / "match_eval" / "check_names.csv"

@@ -37,7 +37,7 @@ from harness import BENCH_DIR, OUT_DIR, stats
 from harness.results import machine_info, md_table, publish
 from provider_products.catalogue import importer, text
 from provider_products.catalogue.index import Row, Snapshot
-from provider_products.onboarding.match import InventoryItem, Matcher, catalogue_entries
+from provider_products_client.onboarding.match import InventoryItem, Matcher, catalogue_entries
 
 SANDBOX = "src/provider_products/catalogue/data/sandbox.jsonl"
 

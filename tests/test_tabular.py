@@ -1,4 +1,4 @@
-"""The one reader of tabular files (``provider_products.tabular``): CSV and JSON Lines alike."""
+"""The one reader of tabular files (``provider_products_client.tabular``): CSV and JSON Lines alike."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from provider_products import tabular
+from provider_products_client import tabular
 
 
 def test_read_table_csv_gives_header_and_rows_with_their_lines(tmp_path: Path) -> None:

@@ -24,9 +24,9 @@ from opentelemetry.trace import SpanKind
 
 from provider_products import tracing
 from provider_products.app import create_app
-from provider_products.client import AsyncClient
 from provider_products.config import Settings
 from provider_products.ratelimit.base import RateLimiter
+from provider_products_client import AsyncClient
 from tests.conftest import TEST_JWT_SECRET, ApiClient
 
 
@@ -141,7 +141,7 @@ def test_tracing_is_on_only_when_configured(mode: str, environ: dict[str, str], 
 # wherever the SDK is installed, so those are not the service's doing).
 _OURS = ("opentelemetry.sdk.trace", "opentelemetry.exporter", "opentelemetry.instrumentation")
 _UNCONFIGURED = f"""
-import asyncio, sys, tempfile
+import asyncio, sys, tempfile, time
 from pathlib import Path
 from fastapi.testclient import TestClient
 from provider_products.app import create_app
@@ -165,7 +165,11 @@ provider = TracerProvider()
 provider.add_span_processor(SimpleSpanProcessor(exporter))
 trace.set_tracer_provider(provider)
 with TestClient(app) as client:
-    assert client.get("/readyz").status_code == 200
+    # Ready once the worker has loaded the stored snapshot, as an orchestrator would wait for it.
+    deadline = time.monotonic() + 60
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "never ready"
+        time.sleep(0.05)
 print("spans:", len(exporter.get_finished_spans()))
 """
 

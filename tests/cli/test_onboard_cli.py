@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from provider_products.cli.main import app
-from provider_products.cli.onboard import ProgressDisplay
-from provider_products.onboarding.onboard import Progress
+from provider_products_client.cli.onboard import ProgressDisplay
+from provider_products_client.onboarding.onboard import Progress
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from provider_products.client import AsyncClient, Client
+from provider_products_client import AsyncClient, Client
 from tests.conftest import ApiClient, FakeClock
 
 if TYPE_CHECKING:

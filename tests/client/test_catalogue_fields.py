@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from provider_products.client import errors, models
-from provider_products.onboarding import match as matching
+from provider_products_client import errors, models
+from provider_products_client.onboarding import match as matching
 from tests.client.conftest import Connect, SyncConnect
 
 pytestmark = [

@@ -1,4 +1,4 @@
-"""The SDK (``provider_products.client``) against the real application, on every backend."""
+"""The SDK (``provider_products_client``) against the real application, on every backend."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from starlette.types import Receive, Scope, Send
 from provider_products.app import create_app
 from provider_products.auth import service as auth_service
 from provider_products.auth.security import TokenVerifier
-from provider_products.client import AsyncClient, Client, errors, models
 from provider_products.config import Settings
 from provider_products.db.engine import Database
 from provider_products.ratelimit.base import RateLimiter
 from provider_products.registry import service as registry_service
+from provider_products_client import AsyncClient, Client, errors, models
 from tests.client.conftest import BASE_URL, TOKEN, Connect, SyncConnect
 from tests.conftest import ApiClient
 

@@ -181,6 +181,9 @@ async def test_any_unicode_in_any_field_or_parameter_is_never_a_server_error(
     client = await _shared_client(http, make_client)
     response = await http.send(_request(*place, value, client.headers))
     assert response.status_code < 500, response.text
+    if response.status_code == 204:  # a removal of a code an earlier example registered
+        assert response.content == b""
+        return
     assert response.headers["content-type"].startswith("application/json")
     if response.status_code >= 400:
         assert set(response.json()) >= {"error_code", "message", "additional_information"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from provider_products.catalogue import importer
-from provider_products.onboarding.match import (
+from provider_products_client.onboarding.match import (
     ACCEPT_SCORE,
     Candidate,
     CatalogueEntry,

@@ -11,8 +11,14 @@ from typing import Any
 
 import pytest
 
-from provider_products.onboarding.match import CatalogueEntry, InventoryItem, Matcher, accepted, parse_name
-from provider_products.onboarding.match.names import view_count
+from provider_products_client.onboarding.match import (
+    CatalogueEntry,
+    InventoryItem,
+    Matcher,
+    accepted,
+    parse_name,
+)
+from provider_products_client.onboarding.match.names import view_count
 
 _NUMBER = iter(range(1, 10_000))
 

@@ -19,10 +19,10 @@ from fastapi import FastAPI
 
 from provider_products.catalogue import importer
 from provider_products.catalogue.schemas import CODE_PATTERN
-from provider_products.client import AsyncClient, errors
-from provider_products.client.models import RateLimitState
-from provider_products.onboarding import onboard
-from provider_products.onboarding.pacing import Pacer
+from provider_products_client import AsyncClient, errors
+from provider_products_client.models import RateLimitState
+from provider_products_client.onboarding import onboard
+from provider_products_client.onboarding.pacing import Pacer
 from tests.conftest import FakeClock
 from tests.servers import CLI, Server, clean_env, start_server
 

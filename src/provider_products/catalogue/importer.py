@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from provider_products import tabular
 from provider_products.catalogue import repository, text
 from provider_products.catalogue.schemas import CatalogueEntryIn
 from provider_products.db.base import utcnow
 from provider_products.db.engine import Connection, Database
-from provider_products.tabular import Table
+from provider_products_client import tabular
+from provider_products_client.tabular import Table
 
 
 @dataclass(frozen=True)

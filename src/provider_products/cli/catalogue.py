@@ -27,8 +27,8 @@ def import_(
     ] = False,
 ) -> None:
     """Load or update catalogue entries (upsert by code); a file with bad rows writes nothing."""
-    from provider_products import tabular
     from provider_products.catalogue import importer
+    from provider_products_client import tabular
 
     if (file is None) == (not sandbox):
         err.print("[red]error:[/red] give a FILE or --sandbox (not both)")

@@ -1,7 +1,7 @@
-"""What the commands share: the consoles, the settings, running admin actions, and the SDK's options.
+"""What the server's commands share: the consoles, the settings and running admin actions.
 
 Server modules are imported inside the functions, so that ``--help`` and the integrator commands
-do not pay for loading the server.
+(``onboard`` and ``match``, from ``provider_products_client.cli``) do not pay for loading the server.
 """
 
 from __future__ import annotations
@@ -11,26 +11,18 @@ import difflib
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from provider_products.client import AsyncClient
     from provider_products.config import Settings
     from provider_products.db.engine import Connection, Database
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)  # one message, one line, whatever the width
 T = TypeVar("T")
-
-BaseUrl = Annotated[str | None, typer.Option(help="Service URL [env: PROVIDER_PRODUCTS_BASE_URL]")]
-ClientId = Annotated[str | None, typer.Option(help="OAuth client id [env: PROVIDER_PRODUCTS_CLIENT_ID]")]
-ClientSecret = Annotated[
-    str | None, typer.Option(help="OAuth client secret [env: PROVIDER_PRODUCTS_CLIENT_SECRET]")
-]
-Sheet = Annotated[str | None, typer.Option(help="The .xlsx sheet to read [default: the first]")]
 
 
 def fail(message: object, code: int) -> NoReturn:
@@ -188,47 +180,3 @@ def in_transaction(fn: Callable[[Connection], Awaitable[T]]) -> Callable[[Databa
             return await fn(conn)
 
     return work
-
-
-def api_client(base_url: str | None, client_id: str | None, client_secret: str | None) -> AsyncClient:
-    """Build the SDK client from the options or their environment variables; exit 2 if one is bad."""
-    import os
-    from urllib.parse import urlsplit
-
-    from provider_products.client import AsyncClient
-
-    url = base_url if base_url is not None else os.environ.get("PROVIDER_PRODUCTS_BASE_URL")
-    if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            fail(f"base URL {url!r} needs http:// or https:// and a host, e.g. http://127.0.0.1:8000", 2)
-    trace_calls()
-    try:
-        return AsyncClient(base_url=base_url, client_id=client_id, client_secret=client_secret)
-    except ValueError as exc:
-        fail(exc, 2)
-
-
-def trace_calls() -> None:
-    """Trace the SDK's calls when an OTLP endpoint is configured (``OTEL_*``; the otel extra)."""
-    from provider_products import tracing
-
-    if not tracing.wanted(os.environ.get("PROVIDER_PRODUCTS_TRACING", "auto").strip().lower()):
-        return
-    missing = tracing.missing_modules()
-    if missing:
-        fail(f"tracing is configured, but the otel extra is not installed: run {tracing.INSTALL_HINT}", 2)
-    tracing.trace_outgoing_calls()
-
-
-def sdk_error_line(exc: Exception, base_url: str) -> str:
-    """Say in one line why a call to the service failed (credentials refused, unreachable, an error)."""
-    from provider_products.client import errors
-
-    if isinstance(exc, errors.AuthenticationFailed):
-        return f"the service at {base_url} refused the client id or secret ({exc})"
-    if isinstance(exc, errors.PermissionDenied):
-        return f"this client may not do that at {base_url} ({exc})"
-    if isinstance(exc, errors.TransportError):
-        return f"cannot reach the service at {base_url}: {exc}"
-    return f"the service at {base_url} answered {exc}"

@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 from provider_products.cli import catalogue, db, providers, users
-from provider_products.cli.match import match
-from provider_products.cli.onboard import onboard
 from provider_products.cli.serve import serve
+from provider_products_client.cli.match import match
+from provider_products_client.cli.onboard import onboard
 
 app = typer.Typer(help="Health-insurance provider product registry.", no_args_is_help=True)
 

@@ -8,8 +8,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from provider_products.onboarding.match.inventory import KNOWN_COLUMNS, InventoryItem
-from provider_products.onboarding.match.ranking import Candidate
+from provider_products_client.onboarding.match.inventory import KNOWN_COLUMNS, InventoryItem
+from provider_products_client.onboarding.match.ranking import Candidate
 
 # A best candidate at or above this score is written as the row's product_code; below it the row
 # is left for a person to decide. Chosen from bench/match_accuracy.py: right answers score almost

@@ -1,4 +1,7 @@
-"""``provider-products match``: propose catalogue codes for an inventory that has only product names."""
+"""``match``: propose catalogue codes for an inventory that has only product names.
+
+Run as ``provider-products-client match`` or, with the server installed, ``provider-products match``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from provider_products.cli.common import BaseUrl, ClientId, ClientSecret, Sheet, api_client, fail, out
+from provider_products_client.cli.common import BaseUrl, ClientId, ClientSecret, Sheet, api_client, fail, out
 
 if TYPE_CHECKING:
-    from provider_products.onboarding.match import CatalogueEntry
+    from provider_products_client.onboarding.match import CatalogueEntry
 
 
 def match(
@@ -40,7 +43,7 @@ def match(
     client_secret: ClientSecret = None,
 ) -> None:
     """Propose catalogue codes for inventory rows that have names but no codes, for a person to review."""
-    from provider_products.onboarding import match as matching
+    from provider_products_client.onboarding import match as matching
 
     types = [t.strip().upper() for value in product_type or () for t in value.split(",") if t.strip()]
     unknown = sorted(set(types) - set(matching.PRODUCT_TYPES))

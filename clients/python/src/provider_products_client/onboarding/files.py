@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from provider_products import tabular
+from provider_products_client import tabular
 
 # The contract's rule for product codes (the server's catalogue/schemas.py CODE_PATTERN; a test
 # checks that the two agree): rows that break it are reported invalid without asking the server.

@@ -1,6 +1,6 @@
 """Bulk onboarding: take a provider's inventory file to a registered catalogue, paced and resumable.
 
-Talks to the service only through the SDK (``provider_products.client``), so it works against any
+Talks to the service only through the SDK (``provider_products_client``), so it works against any
 server that speaks the contract, and uses the batch extensions (lookup, registration) where the
 server offers them.
 
@@ -23,9 +23,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from provider_products.client import AsyncClient, errors
-from provider_products.client.models import LookupItem
-from provider_products.onboarding.files import (
+from provider_products_client import AsyncClient, errors
+from provider_products_client.models import LookupItem
+from provider_products_client.onboarding.files import (
     CODE_PATTERN,
     Inventory,
     InventoryError,
@@ -36,7 +36,7 @@ from provider_products.onboarding.files import (
     read_inventory,
     write_report,
 )
-from provider_products.onboarding.pacing import Pacer
+from provider_products_client.onboarding.pacing import Pacer
 
 __all__ = [
     "CODE_PATTERN",

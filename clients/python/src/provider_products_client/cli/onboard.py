@@ -1,4 +1,7 @@
-"""``provider-products onboard``: register a provider's inventory file through the API, with progress."""
+"""``onboard``: register a provider's inventory file through the API, with progress.
+
+Run as ``provider-products-client onboard`` or, with the server installed, ``provider-products onboard``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from provider_products.cli.common import (
+from provider_products_client.cli.common import (
     BaseUrl,
     ClientId,
     ClientSecret,
@@ -26,7 +29,7 @@ from provider_products.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from provider_products.onboarding.onboard import Progress
+    from provider_products_client.onboarding.onboard import Progress
 
 HEARTBEAT_SECONDS = 5.0
 
@@ -57,8 +60,8 @@ def onboard(
     batch: Annotated[bool, typer.Option(help="Use the batch extension when the server offers it")] = True,
 ) -> None:
     """Register every product of an inventory file, as fast as the rate limit allows; safe to re-run."""
-    from provider_products.onboarding import onboard as onboarding
-    from provider_products.onboarding.pacing import Pacer
+    from provider_products_client.onboarding import onboard as onboarding
+    from provider_products_client.onboarding.pacing import Pacer
 
     if sync and not dry_run and not yes and not sys.stdin.isatty():
         fail(
@@ -96,7 +99,7 @@ def onboard(
             ticker.cancel()
             await client.aclose()
 
-    from provider_products.client import errors
+    from provider_products_client import errors
 
     try:
         with display:
@@ -170,7 +173,7 @@ class ProgressDisplay:
         finished = progress.done == progress.total and self._shown != progress.done
         if not (due or new_wait or finished):
             return
-        from provider_products.onboarding.onboard import eta_seconds
+        from provider_products_client.onboarding.onboard import eta_seconds
 
         eta = eta_seconds(progress, self._started, now)
         eta_text = f", eta {int(eta)} s" if eta is not None else ""

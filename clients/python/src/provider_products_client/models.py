@@ -10,15 +10,28 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "AuthorizationProduct",
+    "AuthorizationRequest",
+    "AuthorizationStatus",
     "BatchItem",
     "BatchOutcome",
     "BatchResult",
+    "CatalogueChanges",
     "CatalogueProduct",
+    "Claim",
+    "ClaimCreated",
+    "ClaimLine",
+    "Diagnosis",
+    "History",
+    "HistoryPeriod",
+    "LineItem",
     "LookupItem",
     "LookupResult",
     "Medication",
     "Page",
     "PageMeta",
+    "PrescribedMedication",
+    "Prescription",
     "ProductType",
     "ProviderProduct",
     "RateLimitState",
@@ -29,6 +42,8 @@ __all__ = [
     "Synonym",
     "SynonymKind",
     "Token",
+    "ValidationItem",
+    "ValidationResult",
 ]
 
 T = TypeVar("T")
@@ -38,6 +53,7 @@ ServiceType = Literal["LAB", "IMAGING", "PROCEDURE"]
 Status = Literal["ACTIVE", "INACTIVE"]
 SynonymKind = Literal["brand", "regional", "abbreviation", "former"]
 BatchOutcome = Literal["registered", "already_registered", "not_in_catalogue", "invalid"]
+AuthorizationStatus = Literal["PENDING_INDICATION", "COMPLETED"]
 
 
 class Token(BaseModel):
@@ -156,6 +172,140 @@ class LookupResult(BaseModel):
     """The answers of a batch lookup, one per code, in the order asked."""
 
     content: list[LookupItem]
+
+
+class CatalogueChanges(BaseModel):
+    """One page of the catalogue entries changed since a revision (the change feed).
+
+    ``revision`` is the catalogue's revision when the page was read: keep the first page's, and
+    next time ask for the changes since it.
+    """
+
+    content: list[CatalogueProduct]
+    page: PageMeta
+    revision: int
+    since_revision: int
+
+
+class HistoryPeriod(BaseModel):
+    """A span during which the provider had the product registered; ``removed_at`` is None while it lasts."""
+
+    registered_at: datetime | None
+    removed_at: datetime | None = None
+
+
+class History(BaseModel):
+    """Every registration period of one code by the calling provider, oldest first."""
+
+    product_code: str
+    periods: list[HistoryPeriod]
+
+
+class ValidationItem(BaseModel):
+    """Whether one code was registered by the calling provider at the moment asked about."""
+
+    product_code: str
+    registered: bool
+    registered_at: datetime | None = None
+    removed_at: datetime | None = None
+
+
+class ValidationResult(BaseModel):
+    """The answers of a validation, one per code, in the order asked; ``at`` is the moment checked."""
+
+    at: datetime | None
+    results: list[ValidationItem]
+
+
+# Downstream records: what is sent (the ``*In`` shapes of the contract) and what is answered.
+
+
+class Diagnosis(BaseModel):
+    """A diagnosis of a prescription (an ICD-10 code such as ``J06.9``)."""
+
+    diagnosis_code: str
+
+
+class PrescribedMedication(BaseModel):
+    """A medication line to prescribe."""
+
+    product_code: str
+    quantity: int
+    posology: str | None = None
+    duration_days: int | None = None
+
+
+class AuthorizationProduct(BaseModel):
+    """A product line of a pre-authorization request."""
+
+    product_code: str
+    product_type: ProductType
+    quantity: int
+    posology: str | None = None
+    duration_days: int | None = None
+
+
+class ClaimLine(BaseModel):
+    """A line item of an outpatient-care claim."""
+
+    product_code: str
+    product_type: ProductType
+    quantity: int
+
+
+class LineItem(BaseModel):
+    """A line of a stored record, with the catalogue name the service resolved."""
+
+    product_code: str
+    product_type: ProductType
+    name: str
+    quantity: int
+    posology: str | None = None
+    duration_days: int | None = None
+
+
+class Prescription(BaseModel):
+    """A stored prescription."""
+
+    prescription_id: str
+    created_at: datetime | None
+    patient_id: str
+    diagnoses: list[Diagnosis]
+    medications: list[LineItem]
+
+
+class AuthorizationRequest(BaseModel):
+    """A stored pre-authorization request."""
+
+    authorization_id: str
+    created_at: datetime | None
+    status: AuthorizationStatus
+    beneficiary_id: str
+    sponsor_slug: str
+    diagnosis_code: str
+    products: list[LineItem]
+    completed_at: datetime | None = None
+
+
+class ClaimCreated(BaseModel):
+    """What the service answers when a claim is filed."""
+
+    claim_id: str
+    created_at: datetime | None
+    status: Literal["OPEN"]
+
+
+class Claim(BaseModel):
+    """A stored outpatient-care claim."""
+
+    claim_id: str
+    created_at: datetime | None
+    status: Literal["OPEN"]
+    beneficiary_id: str
+    sponsor_slug: str
+    authorization_id: str | None = None
+    diagnosis_code: str
+    line_items: list[LineItem]
 
 
 _POLICY_WINDOW = re.compile(r"(?:^|;)\s*w\s*=\s*(\d+)")

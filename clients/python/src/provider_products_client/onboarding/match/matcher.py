@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from provider_products.onboarding.match.catalogue import CatalogueEntry
-from provider_products.onboarding.match.evidence import STRENGTH_MISSING, assess
-from provider_products.onboarding.match.facets import QUALIFIER_WORDS, Facets, facets
-from provider_products.onboarding.match.inventory import InventoryItem
-from provider_products.onboarding.match.names import (
+from provider_products_client.onboarding.match.catalogue import CatalogueEntry
+from provider_products_client.onboarding.match.evidence import STRENGTH_MISSING, assess
+from provider_products_client.onboarding.match.facets import QUALIFIER_WORDS, Facets, facets
+from provider_products_client.onboarding.match.inventory import InventoryItem
+from provider_products_client.onboarding.match.names import (
     ParsedName,
     Quantity,
     fold,
@@ -25,8 +25,8 @@ from provider_products.onboarding.match.names import (
     view_count,
     with_pack_total,
 )
-from provider_products.onboarding.match.ranking import Candidate, passing_first, settle_ties
-from provider_products.onboarding.match.scoring import (
+from provider_products_client.onboarding.match.ranking import Candidate, passing_first, settle_ties
+from provider_products_client.onboarding.match.scoring import (
     MINOR_WEIGHT,
     UNKNOWN_WEIGHT,
     Indexed,
@@ -35,7 +35,7 @@ from provider_products.onboarding.match.scoring import (
     number_weight,
     score,
 )
-from provider_products.onboarding.match.vocabulary import (
+from provider_products_client.onboarding.match.vocabulary import (
     DESCRIPTIVE_WORDS,
     FORM_MAIN,
     FORM_QUALIFIERS,

@@ -25,17 +25,17 @@ records and files) and ``proposals`` (the file a person reviews).
 
 from __future__ import annotations
 
-from provider_products.onboarding.match.catalogue import (
+from provider_products_client.onboarding.match.catalogue import (
     PRODUCT_TYPES,
     CatalogueEntry,
     catalogue_entries,
     fetch_catalogue,
     read_catalogue,
 )
-from provider_products.onboarding.match.inventory import KNOWN_COLUMNS, InventoryItem, read_inventory
-from provider_products.onboarding.match.matcher import MIN_CANDIDATE_SCORE, Matcher
-from provider_products.onboarding.match.names import ParsedName, Quantity, parse_name
-from provider_products.onboarding.match.proposals import (
+from provider_products_client.onboarding.match.inventory import KNOWN_COLUMNS, InventoryItem, read_inventory
+from provider_products_client.onboarding.match.matcher import MIN_CANDIDATE_SCORE, Matcher
+from provider_products_client.onboarding.match.names import ParsedName, Quantity, parse_name
+from provider_products_client.onboarding.match.proposals import (
     ACCEPT_SCORE,
     AMBIGUOUS_MARGIN,
     OUTPUT_COLUMNS,
@@ -43,8 +43,8 @@ from provider_products.onboarding.match.proposals import (
     proposal_columns,
     write_proposals,
 )
-from provider_products.onboarding.match.ranking import Candidate
-from provider_products.onboarding.match.vocabulary import (
+from provider_products_client.onboarding.match.ranking import Candidate
+from provider_products_client.onboarding.match.vocabulary import (
     ABBREVIATIONS,
     PHRASE_SYNONYMS,
     STOP_WORDS,

@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from provider_products.onboarding.match.catalogue import CatalogueEntry
-from provider_products.onboarding.match.facets import MEDICINE_FAMILIES, Facets, contradictions, qualifier_of
-from provider_products.onboarding.match.names import Quantity, is_number
-from provider_products.onboarding.match.vocabulary import (
+from provider_products_client.onboarding.match.catalogue import CatalogueEntry
+from provider_products_client.onboarding.match.facets import (
+    MEDICINE_FAMILIES,
+    Facets,
+    contradictions,
+    qualifier_of,
+)
+from provider_products_client.onboarding.match.names import Quantity, is_number
+from provider_products_client.onboarding.match.vocabulary import (
     FORM_MAIN,
     FORM_QUALIFIERS,
     GENERIC_STUDY_WORDS,

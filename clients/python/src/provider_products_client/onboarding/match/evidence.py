@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from provider_products.onboarding.match.facets import QUALIFIER_WORDS, contradictions
-from provider_products.onboarding.match.names import is_number
-from provider_products.onboarding.match.scoring import (
+from provider_products_client.onboarding.match.facets import QUALIFIER_WORDS, contradictions
+from provider_products_client.onboarding.match.names import is_number
+from provider_products_client.onboarding.match.scoring import (
     PER_ML_UNSTATED,
     SAME_STRENGTH,
     Indexed,
@@ -24,7 +24,7 @@ from provider_products.onboarding.match.scoring import (
     pair_credit,
     synonym_match,
 )
-from provider_products.onboarding.match.vocabulary import (
+from provider_products_client.onboarding.match.vocabulary import (
     DESCRIPTIVE_WORDS,
     FORM_MAIN,
     FORM_QUALIFIERS,

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provider_products import tabular
+from provider_products_client import tabular
 
 if TYPE_CHECKING:
-    from provider_products.client import AsyncClient
+    from provider_products_client import AsyncClient
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from provider_products.onboarding.match.vocabulary import (
+from provider_products_client.onboarding.match.vocabulary import (
     ABBREVIATIONS,
     FORM_MAIN,
     FORM_QUALIFIERS,

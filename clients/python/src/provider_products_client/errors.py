@@ -1,4 +1,17 @@
-"""Exceptions raised by the provider-products SDK, one class per contract error code."""
+"""Exceptions raised by the provider-products SDK, one class per contract error code.
+
+Everything the SDK raises about a call derives from ``ProviderProductsError``::
+
+    ProviderProductsError
+    ├── TransportError (alias ApiConnectionError): the service could not be reached
+    │   └── ApiTimeoutError: no answer within the timeout
+    └── ApiError: the service (or a proxy) answered an error; one subclass per error code
+        ├── MalformedRequest (071-100), ProductNotInCatalogue (071-101), ...
+        └── IdempotencyConflict (071-106): IdempotencyKeyMismatch (422), IdempotencyKeyInProgress (409)
+
+Settings that cannot work (a missing client id, a negative ``max_retries``) raise ``ValueError``
+when the client is built, before any call.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +20,23 @@ from typing import Any
 import httpx
 
 __all__ = [
+    "ApiConnectionError",
     "ApiError",
+    "ApiTimeoutError",
     "AuthenticationFailed",
     "IdempotencyConflict",
     "IdempotencyKeyInProgress",
     "IdempotencyKeyMismatch",
     "MalformedRequest",
     "MethodNotAllowed",
+    "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
     "ProductAlreadyRegistered",
     "ProductNotInCatalogue",
     "ProductNotRegistered",
     "ProductsNotRegistered",
+    "ProviderProductsError",
     "RateLimited",
     "RouteNotFound",
     "ServerError",
@@ -30,7 +47,11 @@ __all__ = [
 ]
 
 
-class ApiError(Exception):
+class ProviderProductsError(Exception):
+    """The base of every error the SDK raises about a call."""
+
+
+class ApiError(ProviderProductsError):
     """An error answered by the service (or by anything between it and the SDK)."""
 
     def __init__(
@@ -136,8 +157,12 @@ class PermissionDenied(ApiError):
     """The token lacks a scope the operation needs (071-403)."""
 
 
-class RouteNotFound(ApiError):
-    """No route matches the path (071-404)."""
+class NotFound(ApiError):
+    """No route matches the path, or no record with this id belongs to the caller (071-404)."""
+
+
+# The name of 071-404's class before records had ids; kept for code written against it.
+RouteNotFound = NotFound
 
 
 class MethodNotAllowed(ApiError):
@@ -182,8 +207,15 @@ class ServiceUnavailable(ApiError):
     """A store the service needs is unreachable (071-503)."""
 
 
-class TransportError(Exception):
+class TransportError(ProviderProductsError):
     """The service could not be reached (connection failure or timeout), even after retries."""
+
+
+ApiConnectionError = TransportError
+
+
+class ApiTimeoutError(TransportError):
+    """The service did not answer within the timeout, even after retries."""
 
 
 _BY_CODE: dict[str, type[ApiError]] = {
@@ -196,7 +228,7 @@ _BY_CODE: dict[str, type[ApiError]] = {
     "071-106": IdempotencyConflict,
     "071-401": AuthenticationFailed,
     "071-403": PermissionDenied,
-    "071-404": RouteNotFound,
+    "071-404": NotFound,
     "071-405": MethodNotAllowed,
     "071-413": PayloadTooLarge,
     "071-429": RateLimited,

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provider_products import tabular
-from provider_products.onboarding.match.catalogue import optional_text
+from provider_products_client import tabular
+from provider_products_client.onboarding.match.catalogue import optional_text
 
 KNOWN_COLUMNS = ("name", "active_ingredient", "strength", "form")
 _SHOWN_ERRORS = 10

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from provider_products.client.models import RateLimitState
+from provider_products_client.models import RateLimitState
 
 # Sends are spaced as if the server's window were this much longer, so that uneven network
 # delays can never squeeze more requests than the limit into one of its windows.
