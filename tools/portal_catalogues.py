@@ -47,6 +47,7 @@ def main() -> None:
                 language,
                 "--no-fuzzy-matching",
                 "--ignore-pot-creation-date",
+                "--ignore-obsolete",
             )
         else:
             pybabel("init", "-i", str(POT), "-d", str(PORTAL / "locale"), "-l", language)

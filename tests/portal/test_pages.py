@@ -255,7 +255,18 @@ async def test_admin_create_user_bad_email_is_a_400_page(signed_in: Any) -> None
         "/portal/users", data={"csrf_token": token, "email": "not-an-email", "role": "staff"}
     )
     assert response.status_code == 400
-    assert 'role="alert"' in response.text
+    assert "Eso no es una dirección de correo." in response.text
+
+
+async def test_admin_create_user_taken_email_is_a_400_page(signed_in: Any, make_user: MakeUser) -> None:
+    admin = await signed_in()
+    taken = await make_user(role="staff")
+    token = csrf_of((await admin.get("/portal/users")).text)
+    response = await admin.post(
+        "/portal/users", data={"csrf_token": token, "email": taken.email, "role": "staff"}
+    )
+    assert response.status_code == 400
+    assert "Ya existe un usuario con ese correo." in response.text
 
 
 async def test_language_spanish_by_default_english_by_header_and_cookie(signed_in: Any) -> None:

@@ -73,7 +73,7 @@ def users_list(
         if provider is not None:
             found = await auth_service.find_provider(conn, slug=provider)
             if found is None:
-                raise portal_service.PortalError(f"no provider {provider!r}")
+                raise portal_service.PortalError(f"no provider {provider!r}", "no_provider")
             provider_id = found.id
         return await portal_service.list_users(conn, provider_id=provider_id)
 

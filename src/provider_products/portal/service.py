@@ -38,7 +38,15 @@ UserRecord = repository.UserRecord
 
 
 class PortalError(auth_service.AdminError):
-    """A portal account operation could not be carried out; the message says why."""
+    """A portal account operation could not be carried out; the message says why, ``reason`` in a word.
+
+    Reasons: ``email``, ``role``, ``exists``, ``no_provider``, ``no_user``, ``password_length``,
+    ``wrong_password`` (pages translate them; the CLI prints the message).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ def normalise_email(email: str) -> str:
     """Lower-case and trim an email; ``PortalError`` when it does not look like one."""
     cleaned = email.strip().lower()
     if len(cleaned) > 254 or not EMAIL_PATTERN.fullmatch(cleaned):
-        raise PortalError(f"{email.strip()!r} is not an email address")
+        raise PortalError(f"{email.strip()!r} is not an email address", "email")
     return cleaned
 
 
@@ -103,15 +111,15 @@ def check_role(role: str) -> Role:
     for known in ROLES:
         if role == known:
             return known
-    raise PortalError(f"unknown role {role!r}; use admin or staff")
+    raise PortalError(f"unknown role {role!r}; use admin or staff", "role")
 
 
 def check_new_password(password: str) -> None:
     """Refuse a password that is too short or too long (``PortalError``)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise PortalError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise PortalError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", "password_length")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise PortalError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+        raise PortalError(f"a password has at most {MAX_PASSWORD_LENGTH} characters", "password_length")
 
 
 async def create_user(conn: Connection, *, provider_slug: str, email: str, role: str) -> NewPassword:
@@ -121,10 +129,11 @@ async def create_user(conn: Connection, *, provider_slug: str, email: str, role:
     provider = await auth_service.find_provider(conn, slug=provider_slug)
     if provider is None:
         raise PortalError(
-            f"no provider {provider_slug!r}; create it with 'provider-products providers create'"
+            f"no provider {provider_slug!r}; create it with 'provider-products providers create'",
+            "no_provider",
         )
     if await repository.get_user_by_email(conn, address) is not None:
-        raise PortalError(f"a user {address!r} already exists")
+        raise PortalError(f"a user {address!r} already exists", "exists")
     password = generate_password()
     try:
         await repository.insert_user(
@@ -136,7 +145,7 @@ async def create_user(conn: Connection, *, provider_slug: str, email: str, role:
             created_at=utcnow(),
         )
     except IntegrityError as exc:  # a concurrent create of the same address
-        raise PortalError(f"a user {address!r} already exists") from exc
+        raise PortalError(f"a user {address!r} already exists", "exists") from exc
     return NewPassword(address, password, provider.slug, checked_role)
 
 
@@ -150,7 +159,7 @@ async def find_user(conn: Connection, *, email: str, provider_id: int | None = N
     address = email.strip().lower()
     record = await repository.get_user_by_email(conn, address)
     if record is None or (provider_id is not None and record.provider_id != provider_id):
-        raise PortalError(f"no user {address!r}")
+        raise PortalError(f"no user {address!r}", "no_user")
     return record
 
 
@@ -222,7 +231,7 @@ async def change_password(conn: Connection, *, user_id: int, session_id: int, cu
     """Change a user's own password after checking the current one; their other sessions end."""
     record = await repository.get_user(conn, user_id)
     if record is None or await verify_login(record, password=current) is None:
-        raise PortalError("the current password is not right")
+        raise PortalError("the current password is not right", "wrong_password")
     check_new_password(new)
     await repository.update_user(
         conn, user_id, password_hash=hash_password(new), password_changed_at=utcnow()

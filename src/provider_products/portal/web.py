@@ -17,6 +17,7 @@ import functools
 import hmac
 import secrets
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
+from provider_products.db.engine import Connection
 from provider_products.portal import i18n
 from provider_products.portal import service as portal_service
 from provider_products.runtime import database
@@ -91,7 +93,7 @@ class CsrfRefused(Exception):
     """A state-changing form came without the right CSRF token (403)."""
 
 
-def transaction(request: Request, *, write: bool = False) -> Any:
+def transaction(request: Request, *, write: bool = False) -> AbstractAsyncContextManager[Connection]:
     """Open the request's database transaction (``async with transaction(request) as conn``)."""
     return database(request).transaction(write=write)
 

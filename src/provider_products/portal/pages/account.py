@@ -134,6 +134,6 @@ async def change_password(
                     conn, user_id=user.id, session_id=active.session_id, current=current, new=new
                 )
         except portal_service.PortalError as exc:
-            error = "wrong_current" if "current" in str(exc) else "too_short"
+            error = "wrong_current" if exc.reason == "wrong_password" else "too_short"
     status = 200 if error is None else 400
     return web.render(request, "password.html", {"error": error, "done": error is None}, status_code=status)

@@ -43,7 +43,7 @@ async def create_user(
                 conn, provider_slug=user.provider_slug, email=email, role=role
             )
     except portal_service.PortalError as exc:
-        return await _page(request, user, error=str(exc))
+        return await _page(request, user, error=exc.reason)
     return await _page(request, user, new=new)
 
 
