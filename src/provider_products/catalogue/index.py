@@ -15,7 +15,13 @@ A snapshot is built once per catalogue revision (``Snapshot.build``, by one proc
 ``catalogue/sharing.py``), serialised, and every process serves it straight from that one byte
 string: sorted keys are a blob plus an offsets array, posting lists stay serialised until a search
 needs them. So a loaded snapshot holds a handful of Python objects, not millions, and costs its
-serialised size in memory.
+serialised size in memory. To keep that size small at a million entries, offsets and positions are
+4-byte integers, and the entries' names and codes (the largest sections) are front-coded in blocks
+(each key stored as the length it shares with the previous one and the rest): no library offers a
+sorted string set that is served in place from a byte buffer and answers prefix ranges.
+
+The serialised form starts with its format version (``FORMAT_VERSION``), bumped whenever the
+layout changes: a process reads only its own version and treats any other as absent.
 """
 
 from __future__ import annotations
@@ -32,7 +38,10 @@ from pyroaring import BitMap, FrozenBitMap
 
 from provider_products.catalogue import text
 
-_MAGIC = b"PPSNAP3\n"
+_MAGIC = b"PPSNAP\0\0"
+# The layout of the serialised snapshot; stored rows say theirs (``catalogue_index_snapshot``).
+FORMAT_VERSION = 4
+_FRONT_BLOCK = 16  # keys per front-coded block: one block is decoded per lookup
 _PREFIX_CACHE_SIZE = 4096
 # Broad prefixes union into big bitmaps: bound the values the cache keeps (at most 2 bytes each).
 _PREFIX_CACHE_VALUES = 16_000_000
@@ -85,6 +94,107 @@ class _Keys:
         return lo, bisect_left(self, key + b"\xff", lo)
 
 
+class _FrontCodedKeys:
+    """Sorted UTF-8 strings front-coded in blocks of ``_FRONT_BLOCK``, answering prefix ranges in place.
+
+    A block is its first key (a varint length, the bytes), then for every other key a varint of the
+    bytes it shares with the previous key, a varint of the rest's length, the rest. A lookup bisects
+    the blocks' first keys and decodes one block.
+    """
+
+    __slots__ = ("_blob", "_count", "_heads", "_offsets")
+
+    def __init__(self, blob: memoryview, offsets: memoryview, count: int) -> None:
+        self._blob = blob
+        self._offsets = offsets
+        self._count = count
+        self._heads = _Heads(blob, offsets)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _block(self, j: int) -> list[bytes]:
+        data = bytes(self._blob[self._offsets[j] : self._offsets[j + 1]])
+        size, at = _varint(data, 0)
+        key = data[at : at + size]
+        keys = [key]
+        at += size
+        while at < len(data):
+            shared, at = _varint(data, at)
+            size, at = _varint(data, at)
+            key = key[:shared] + data[at : at + size]
+            keys.append(key)
+            at += size
+        return keys
+
+    def lower_bound(self, key: bytes) -> tuple[int, bytes | None]:
+        """The index of the first key not below ``key``, and that key (None past the end)."""
+        j = bisect_left(self._heads, key)
+        if j > 0:
+            block = self._block(j - 1)
+            i = bisect_left(block, key)
+            if i < len(block):
+                return (j - 1) * _FRONT_BLOCK + i, block[i]
+        if j >= len(self._heads):
+            return self._count, None
+        return j * _FRONT_BLOCK, self._heads[j]
+
+    def prefix_range(self, prefix: str) -> tuple[int, int]:
+        """The slice of the keys that start with ``prefix``."""
+        key = prefix.encode()
+        # 0xFF never occurs in UTF-8: it sorts after every continuation of the prefix.
+        return self.lower_bound(key)[0], self.lower_bound(key + b"\xff")[0]
+
+
+class _Heads:
+    """The first key of each front-coded block, as a sequence for bisect."""
+
+    __slots__ = ("_blob", "_offsets")
+
+    def __init__(self, blob: memoryview, offsets: memoryview) -> None:
+        self._blob = blob
+        self._offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, j: int) -> bytes:
+        at = self._offsets[j]
+        size, start = _varint(self._blob, at)
+        return bytes(self._blob[start : start + size])
+
+
+def _varint(data: bytes | memoryview, at: int) -> tuple[int, int]:
+    """Decode the unsigned LEB128 integer at ``at``; return it and the index after it."""
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _offsets(values: Iterable[int]) -> array[int]:
+    """4-byte offsets (every section of a snapshot stays far below 4 GiB)."""
+    found = array("I")
+    try:
+        found.extend(values)
+    except OverflowError as exc:
+        raise SnapshotFormatError("a search snapshot section exceeds 4 GiB") from exc
+    return found
+
+
 class _Postings:
     """Serialised bitmaps stored end to end; one is deserialised when a search needs it."""
 
@@ -115,22 +225,47 @@ class _Writer:
         self.sections.append((name, data))
 
     def keys(self, name: str, keys: Iterable[str]) -> None:
-        offsets, parts, at = array("Q", [0]), [], 0
-        for key in keys:
+        self._pieces(name, (key.encode() for key in keys))
+
+    def front_coded(self, name: str, keys: Iterable[str]) -> None:
+        """Sorted keys, front-coded in blocks (see ``_FrontCodedKeys``)."""
+        blocks: list[bytes] = []
+        block: list[bytes] = []
+        previous = b""
+        for n, key in enumerate(keys):
             encoded = key.encode()
-            parts.append(encoded)
-            at += len(encoded)
-            offsets.append(at)
-        self.add(name + ".blob", b"".join(parts))
-        self.add(name + ".offsets", offsets.tobytes())
+            if n % _FRONT_BLOCK == 0:
+                if block:
+                    blocks.append(b"".join(block))
+                block = [_encode_varint(len(encoded)), encoded]
+            else:
+                shared = 0
+                limit = min(len(previous), len(encoded))
+                while shared < limit and previous[shared] == encoded[shared]:
+                    shared += 1
+                rest = encoded[shared:]
+                block += [_encode_varint(shared), _encode_varint(len(rest)), rest]
+            previous = encoded
+        if block:
+            blocks.append(b"".join(block))
+        self._pieces(name, blocks)
 
     def postings(self, name: str, bitmaps: Iterable[Iterable[int]]) -> None:
-        offsets, parts, at = array("Q", [0]), [], 0
-        for members in bitmaps:
-            encoded = FrozenBitMap(members).serialize()
-            parts.append(encoded)
-            at += len(encoded)
-            offsets.append(at)
+        self._pieces(name, (FrozenBitMap(members).serialize() for members in bitmaps))
+
+    def _pieces(self, name: str, pieces: Iterable[bytes]) -> None:
+        """Byte strings end to end (``.blob``) and where each starts (``.offsets``, one more)."""
+        parts = list(pieces)
+        at = 0
+
+        def ends() -> Iterable[int]:
+            nonlocal at
+            yield 0
+            for part in parts:
+                at += len(part)
+                yield at
+
+        offsets = _offsets(ends())
         self.add(name + ".blob", b"".join(parts))
         self.add(name + ".offsets", offsets.tobytes())
 
@@ -139,20 +274,35 @@ class _Writer:
             struct.pack("<H", len(n.encode())) + n.encode() + struct.pack("<Q", len(d))
             for n, d in self.sections
         )
-        head = _MAGIC + struct.pack("<I", len(self.sections)) + toc
+        head = _MAGIC + struct.pack("<II", FORMAT_VERSION, len(self.sections)) + toc
         out = [head, b"\0" * (-len(head) % 8)]
         for _, data in self.sections:
             out += [data, b"\0" * (-len(data) % 8)]
         return b"".join(out)
 
 
-def _read_sections(data: bytes) -> dict[str, memoryview]:
+def format_version(data: bytes | bytearray | memoryview) -> int | None:
+    """The format version a serialised snapshot was written in, or None when it is not one."""
+    head = bytes(data[: len(_MAGIC) + 4])
+    if head.startswith(b"PPSNAP3\n"):  # before versions had a field of their own
+        return 3
+    if len(head) < len(_MAGIC) + 4 or not head.startswith(_MAGIC):
+        return None
+    return int(struct.unpack_from("<I", head, len(_MAGIC))[0])
+
+
+def _read_sections(data: bytes | bytearray) -> dict[str, memoryview]:
     """Map each section name of a serialised snapshot to a view of its bytes (no copies)."""
     view = memoryview(data)
-    if not data.startswith(_MAGIC):
-        raise SnapshotFormatError("not a search snapshot (or written by another version)")
-    (count,) = struct.unpack_from("<I", data, len(_MAGIC))
-    at = len(_MAGIC) + 4
+    version = format_version(data)
+    if version is None:
+        raise SnapshotFormatError("not a search snapshot")
+    if version != FORMAT_VERSION:
+        raise SnapshotFormatError(
+            f"search snapshot of format version {version}, this version reads {FORMAT_VERSION}"
+        )
+    (count,) = struct.unpack_from("<I", data, len(_MAGIC) + 4)
+    at = len(_MAGIC) + 8
     entries: list[tuple[str, int]] = []
     for _ in range(count):
         (name_size,) = struct.unpack_from("<H", data, at)
@@ -180,11 +330,14 @@ def _build(revision: int, rows: Iterable[Row]) -> bytes:
         by_type[product_type].append(position)
         for word in set(search_text.split()):
             postings[word].append(position)
-    out.add("ids", array("q", (r[0] for r in ordered)).tobytes())
-    out.keys("names", (r[3] for r in ordered))
+    ids = array("q", (r[0] for r in ordered))
+    # Row ids are 4 bytes while they fit (the reader tells by the section's size).
+    out.add("ids", (array("I", ids) if not ids or (min(ids) >= 0 and max(ids) < 2**32) else ids).tobytes())
+    del ids
+    out.front_coded("names", (r[3] for r in ordered))
     codes = sorted((r[1], n) for n, r in enumerate(ordered))
-    out.keys("codes", (c for c, _ in codes))
-    out.add("code_positions", array("Q", (n for _, n in codes)).tobytes())
+    out.front_coded("codes", (c for c, _ in codes))
+    out.add("code_positions", array("I", (n for _, n in codes)).tobytes())
     for product_type, positions in sorted(by_type.items()):
         out.add("type:" + product_type, FrozenBitMap(positions).serialize())
     words = sorted(postings)
@@ -207,11 +360,11 @@ def _synonym_sections(ordered: list[Row], out: _Writer) -> int:
             synonyms.append((text.name_key(str(synonym["name"])), position, index))
     synonyms.sort()
     out.keys("synonym_keys", (s[0] for s in synonyms))
-    out.add("synonym_owner", array("Q", (s[1] for s in synonyms)).tobytes())
-    out.add("synonym_index", array("Q", (s[2] for s in synonyms)).tobytes())
+    out.add("synonym_owner", array("I", (s[1] for s in synonyms)).tobytes())
+    out.add("synonym_index", array("I", (s[2] for s in synonyms)).tobytes())
     by_owner = sorted(range(len(synonyms)), key=lambda n: (synonyms[n][1], synonyms[n][2]))
-    out.add("by_owner", array("Q", by_owner).tobytes())
-    out.add("by_owner_owner", array("Q", (synonyms[n][1] for n in by_owner)).tobytes())
+    out.add("by_owner", array("I", by_owner).tobytes())
+    out.add("by_owner_owner", array("I", (synonyms[n][1] for n in by_owner)).tobytes())
     postings: dict[str, list[int]] = defaultdict(list)
     for number, (key, _, _) in enumerate(synonyms):
         for word in set(key.split()):
@@ -238,39 +391,39 @@ class Snapshot:
     match its own words, or all match one of its synonyms' words together with its own.
     """
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | bytearray) -> None:
         """Serve a snapshot from its serialised form (``Snapshot.build(...).data``)."""
         s = _read_sections(data)
         try:
             self.revision, self._entries, synonyms = struct.unpack("<QQQ", s["meta"])
             self.data = data
-            self._ids = s["ids"].cast("q")
-            self._names = _Keys(s["names.blob"], s["names.offsets"].cast("Q"))
-            self._codes = _Keys(s["codes.blob"], s["codes.offsets"].cast("Q"))
-            self._code_positions = s["code_positions"].cast("Q")
+            self._ids = s["ids"].cast("I" if len(s["ids"]) == 4 * self._entries else "q")
+            self._names = _FrontCodedKeys(s["names.blob"], s["names.offsets"].cast("I"), self._entries)
+            self._codes = _FrontCodedKeys(s["codes.blob"], s["codes.offsets"].cast("I"), self._entries)
+            self._code_positions = s["code_positions"].cast("I")
             self._by_type = {
                 k[5:]: FrozenBitMap.deserialize(cast(bytes, v)) for k, v in s.items() if k.startswith("type:")
             }
-            self._words = _Keys(s["words.blob"], s["words.offsets"].cast("Q"))
-            self._postings = _Postings(s["postings.blob"], s["postings.offsets"].cast("Q"))
+            self._words = _Keys(s["words.blob"], s["words.offsets"].cast("I"))
+            self._postings = _Postings(s["postings.blob"], s["postings.offsets"].cast("I"))
             self._synonyms = synonyms
-            self._synonym_keys = _Keys(s["synonym_keys.blob"], s["synonym_keys.offsets"].cast("Q"))
-            self._synonym_owner = s["synonym_owner"].cast("Q")
-            self._synonym_index = s["synonym_index"].cast("Q")
-            self._by_owner = s["by_owner"].cast("Q")
-            self._by_owner_owner = s["by_owner_owner"].cast("Q")
-            self._synonym_words = _Keys(s["synonym_words.blob"], s["synonym_words.offsets"].cast("Q"))
+            self._synonym_keys = _Keys(s["synonym_keys.blob"], s["synonym_keys.offsets"].cast("I"))
+            self._synonym_owner = s["synonym_owner"].cast("I")
+            self._synonym_index = s["synonym_index"].cast("I")
+            self._by_owner = s["by_owner"].cast("I")
+            self._by_owner_owner = s["by_owner_owner"].cast("I")
+            self._synonym_words = _Keys(s["synonym_words.blob"], s["synonym_words.offsets"].cast("I"))
             self._synonym_postings = _Postings(
-                s["synonym_postings.blob"], s["synonym_postings.offsets"].cast("Q")
+                s["synonym_postings.blob"], s["synonym_postings.offsets"].cast("I")
             )
             self._synonym_entry_postings = _Postings(
-                s["synonym_entry_postings.blob"], s["synonym_entry_postings.offsets"].cast("Q")
+                s["synonym_entry_postings.blob"], s["synonym_entry_postings.offsets"].cast("I")
             )
             self._first_words = _Keys(
-                s["synonym_first_words.blob"], s["synonym_first_words.offsets"].cast("Q")
+                s["synonym_first_words.blob"], s["synonym_first_words.offsets"].cast("I")
             )
             self._first_postings = _Postings(
-                s["synonym_first_postings.blob"], s["synonym_first_postings.offsets"].cast("Q")
+                s["synonym_first_postings.blob"], s["synonym_first_postings.offsets"].cast("I")
             )
         except (KeyError, struct.error, TypeError) as exc:
             raise SnapshotFormatError(f"search snapshot is incomplete: {exc}") from exc
@@ -374,10 +527,8 @@ class Snapshot:
     def _exact(self, code_key: str) -> int | None:
         """The position of the entry whose code key is ``code_key``, if any."""
         key = code_key.encode()
-        i = bisect_left(self._codes, key)
-        if i < len(self._codes) and self._codes[i] == key:
-            return int(self._code_positions[i])
-        return None
+        i, found = self._codes.lower_bound(key)
+        return int(self._code_positions[i]) if found == key else None
 
     def search(
         self, words: Sequence[str], *, product_type: str | None, code_key: str, offset: int, limit: int
