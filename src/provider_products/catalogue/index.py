@@ -97,28 +97,27 @@ class _Keys:
 class _FrontCodedKeys:
     """Sorted UTF-8 strings front-coded in blocks of ``_FRONT_BLOCK``, answering prefix ranges in place.
 
-    A block is its first key (a varint length, the bytes), then for every other key a varint of the
-    bytes it shares with the previous key, a varint of the rest's length, the rest. A lookup bisects
-    the blocks' first keys and decodes one block.
+    Each block's first key is kept whole (in ``heads``); the block holds, for every other key, a
+    varint of the bytes it shares with the previous key, a varint of the rest's length, the rest.
+    A lookup bisects the heads and decodes one block.
     """
 
     __slots__ = ("_blob", "_count", "_heads", "_offsets")
 
-    def __init__(self, blob: memoryview, offsets: memoryview, count: int) -> None:
+    def __init__(self, heads: _Keys, blob: memoryview, offsets: memoryview, count: int) -> None:
+        self._heads = heads
         self._blob = blob
         self._offsets = offsets
         self._count = count
-        self._heads = _Heads(blob, offsets)
 
     def __len__(self) -> int:
         return self._count
 
     def _block(self, j: int) -> list[bytes]:
         data = bytes(self._blob[self._offsets[j] : self._offsets[j + 1]])
-        size, at = _varint(data, 0)
-        key = data[at : at + size]
+        key = self._heads[j]
         keys = [key]
-        at += size
+        at = 0
         while at < len(data):
             shared, at = _varint(data, at)
             size, at = _varint(data, at)
@@ -144,24 +143,6 @@ class _FrontCodedKeys:
         key = prefix.encode()
         # 0xFF never occurs in UTF-8: it sorts after every continuation of the prefix.
         return self.lower_bound(key)[0], self.lower_bound(key + b"\xff")[0]
-
-
-class _Heads:
-    """The first key of each front-coded block, as a sequence for bisect."""
-
-    __slots__ = ("_blob", "_offsets")
-
-    def __init__(self, blob: memoryview, offsets: memoryview) -> None:
-        self._blob = blob
-        self._offsets = offsets
-
-    def __len__(self) -> int:
-        return len(self._offsets) - 1
-
-    def __getitem__(self, j: int) -> bytes:
-        at = self._offsets[j]
-        size, start = _varint(self._blob, at)
-        return bytes(self._blob[start : start + size])
 
 
 def _varint(data: bytes | memoryview, at: int) -> tuple[int, int]:
@@ -229,15 +210,17 @@ class _Writer:
 
     def front_coded(self, name: str, keys: Iterable[str]) -> None:
         """Sorted keys, front-coded in blocks (see ``_FrontCodedKeys``)."""
+        heads: list[bytes] = []
         blocks: list[bytes] = []
         block: list[bytes] = []
         previous = b""
         for n, key in enumerate(keys):
             encoded = key.encode()
             if n % _FRONT_BLOCK == 0:
-                if block:
+                if heads:
                     blocks.append(b"".join(block))
-                block = [_encode_varint(len(encoded)), encoded]
+                heads.append(encoded)
+                block = []
             else:
                 shared = 0
                 limit = min(len(previous), len(encoded))
@@ -246,8 +229,9 @@ class _Writer:
                 rest = encoded[shared:]
                 block += [_encode_varint(shared), _encode_varint(len(rest)), rest]
             previous = encoded
-        if block:
+        if heads:
             blocks.append(b"".join(block))
+        self._pieces(name + ".heads", heads)
         self._pieces(name, blocks)
 
     def postings(self, name: str, bitmaps: Iterable[Iterable[int]]) -> None:
@@ -383,6 +367,11 @@ def _synonym_sections(ordered: list[Row], out: _Writer) -> int:
     return len(synonyms)
 
 
+def _front_coded(sections: Mapping[str, memoryview], name: str, count: int) -> _FrontCodedKeys:
+    heads = _Keys(sections[name + ".heads.blob"], sections[name + ".heads.offsets"].cast("I"))
+    return _FrontCodedKeys(heads, sections[name + ".blob"], sections[name + ".offsets"].cast("I"), count)
+
+
 class Snapshot:
     """An immutable search index over one revision of the catalogue, served from its serialised form.
 
@@ -398,8 +387,8 @@ class Snapshot:
             self.revision, self._entries, synonyms = struct.unpack("<QQQ", s["meta"])
             self.data = data
             self._ids = s["ids"].cast("I" if len(s["ids"]) == 4 * self._entries else "q")
-            self._names = _FrontCodedKeys(s["names.blob"], s["names.offsets"].cast("I"), self._entries)
-            self._codes = _FrontCodedKeys(s["codes.blob"], s["codes.offsets"].cast("I"), self._entries)
+            self._names = _front_coded(s, "names", self._entries)
+            self._codes = _front_coded(s, "codes", self._entries)
             self._code_positions = s["code_positions"].cast("I")
             self._by_type = {
                 k[5:]: FrozenBitMap.deserialize(cast(bytes, v)) for k, v in s.items() if k.startswith("type:")
@@ -474,8 +463,10 @@ class Snapshot:
         """The entries whose own words match every word, and the other entries one synonym matches.
 
         A synonym matches with its entry when every word is the synonym's or the entry's own. In
-        entry space: an entry missing one word needs any synonym with it (``held``); only entries
-        missing two or more words need a look at their synonyms one by one.
+        entry space: an entry missing one word needs any synonym with it (``held``); an entry missing
+        every word needs a synonym with all of them (one intersection in synonym space); only
+        entries missing some but not all of three or more words need a look at their synonyms one
+        by one.
         """
         unique = list(dict.fromkeys(words))
         own_sets = [self._prefixed(w) for w in unique]
@@ -483,7 +474,7 @@ class Snapshot:
         if not self._synonyms or not unique:
             return own, BitMap()
         held = [self._prefixed(w, "held") for w in unique]
-        possible = _intersection([o | h for o, h in zip(own_sets, held, strict=True)])
+        possible = _intersection_of_unions(list(zip(own_sets, held, strict=True)))
         possible.difference_update(own)
         if len(unique) == 1 or not possible:
             return own, possible
@@ -492,6 +483,15 @@ class Snapshot:
         for i, first in enumerate(missing):
             for other in missing[i + 1 :]:
                 several |= first & other
+        every = _intersection(missing) if several else BitMap()
+        if every:
+            # Entries with none of the words of their own need one synonym with all of them: the
+            # owners of those synonyms, found at once when there are not many more than candidates.
+            common = _intersection([self._prefixed(w, "synonym") for w in unique])
+            if len(common) <= 4 * len(every):
+                owner = self._synonym_owner
+                possible.difference_update(every.difference(BitMap(owner[n] for n in common)))
+                several.difference_update(every)
         if several:
             lacking = [p for p in several if self._matching_synonym(p, unique, own_sets) is None]
             possible.difference_update(BitMap(lacking))
@@ -588,7 +588,7 @@ class Snapshot:
         return synonym_of
 
 
-def _intersection(sets: list[FrozenBitMap]) -> BitMap:
+def _intersection(sets: Sequence[FrozenBitMap | BitMap]) -> BitMap:
     """The intersection of the sets, smallest first."""
     ordered = sorted(sets, key=len)
     found = BitMap(ordered[0]) if ordered else BitMap()
@@ -596,6 +596,23 @@ def _intersection(sets: list[FrozenBitMap]) -> BitMap:
         if not found:
             break
         found &= other
+    return found
+
+
+def _intersection_of_unions(pairs: list[tuple[FrozenBitMap, FrozenBitMap]]) -> BitMap:
+    """The intersection over the pairs of each pair's union, without building a broad word's union.
+
+    A common word (``500``) has big postings of its own and among synonyms: start from the most
+    selective word's union and narrow it by intersections, which cost what the small side holds.
+    """
+    ordered = sorted(pairs, key=lambda p: len(p[0]) + len(p[1]))
+    if not ordered:
+        return BitMap()
+    found = BitMap(ordered[0][0] | ordered[0][1])
+    for own, held in ordered[1:]:
+        if not found:
+            break
+        found = (found & own) | (found & held)
     return found
 
 
