@@ -52,7 +52,7 @@ import httpx
 import edge
 import gen_catalogue
 from harness import BENCH_DIR, OUT_DIR, admin, api, catalogue_load, lifecycle, stats
-from harness.results import machine_info, md_table, publish
+from harness.results import machine_info, md_table, publish, write_results
 from harness.server import Server
 from harness.stores import OwnDatabase
 
@@ -302,6 +302,7 @@ def _start(
     ) as server:
         first = _first_search(server, token_of(server), limit_s)
         return {
+            "healthz_s": server.ready_at - server.spawned_at,
             "first_search_s": first,
             "worker_rss_mib": server.worker_rss_mib(),
             "worker_peak_rss_mib": server.worker_peak_rss_mib(),
@@ -326,6 +327,7 @@ def servers(env: dict[str, str], work: Path, args: argparse.Namespace, workers: 
     with Server(env, work / "warm.log", ready_timeout=120, extra_args=["--workers", str(workers)]) as server:
         result["warm"] = {
             "first_search_s": _first_search(server, token_of(server), args.limit),
+            "healthz_s": server.ready_at - server.spawned_at,
             "worker_rss_mib": server.worker_rss_mib(),
             "worker_peak_rss_mib": server.worker_peak_rss_mib(),
         }
@@ -348,6 +350,13 @@ def servers(env: dict[str, str], work: Path, args: argparse.Namespace, workers: 
 
 
 # --- report ------------------------------------------------------------------------------------
+
+
+def _message(line: str) -> str:
+    """The message of a server log line (JSON in production, text otherwise)."""
+    if line.startswith("{"):
+        return str(json.loads(line).get("message", line))
+    return line.split("INFO", 1)[-1].strip()
 
 
 def render(data: dict[str, Any]) -> str:
@@ -399,16 +408,24 @@ def render(data: dict[str, Any]) -> str:
         lines += [
             f"## {backend}, {r['workers']} worker(s)\n",
             md_table(
-                ["start", "first search s after start", "RSS per worker MiB", "peak RSS per worker MiB"],
+                [
+                    "start",
+                    "first /healthz s after start",
+                    "first search s after start",
+                    "RSS per worker MiB",
+                    "peak RSS per worker MiB",
+                ],
                 [
                     [
                         "cold (no snapshot: one build)",
+                        f"{r['cold'].get('healthz_s', math.nan):.1f}",
                         f"{r['cold']['first_search_s']:.1f}",
                         rss(r["cold"]["worker_rss_mib"]),
                         rss(r["cold"]["worker_peak_rss_mib"]),
                     ],
                     [
                         "warm (snapshot stored)",
+                        f"{r['warm'].get('healthz_s', math.nan):.1f}",
                         f"{r['warm']['first_search_s']:.1f}",
                         rss(r["warm"]["worker_rss_mib"]),
                         rss(r["warm"]["worker_peak_rss_mib"]),
@@ -437,7 +454,7 @@ def render(data: dict[str, Any]) -> str:
             "\nBuilder (cold start): "
             + "; ".join(line.split("INFO", 1)[-1].strip() for line in r["build_log"])
             + "\n\nLoads (warm server): "
-            + "; ".join(line.split("INFO", 1)[-1].strip() for line in r["load_log"])
+            + "; ".join(_message(line) for line in r.get("load_log", []))
             + "\n\nLoad average (1 min) at the start / end of this backend: "
             + f"{r['loadavg_at_start'][0]:.1f} / "
             + f"{r['loadavg_at_end'][0]:.1f}.\n",
@@ -484,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if not args.no_server:
             data["servers"]["SQLite"] = servers(sqlite, work, args, workers=1)
+            # Kept even if the PostgreSQL half fails (a long run on a shared machine may not finish).
+            write_results("search-index-sqlite", data, render(data), args.out_dir)
             if not args.no_postgres:
                 own = OwnDatabase(args.pg_url, "pp_bench_search_index", args.redis_url)
                 try:
