@@ -244,7 +244,20 @@ def _import_under_probe(
     load_before = os.getloadavg()
     started = time.perf_counter()
     try:
-        admin.run_cli(["catalogue", "import", str(one_row)], env, timeout=600)
+        # As ``catalogue import`` does it, in a process of its own, without the command's 15-s statement
+        # timeout (which a million stored rows exceed on PostgreSQL on a loaded machine).
+        subprocess.run(
+            [
+                sys.executable,
+                str(BENCH_DIR / "harness" / "catalogue_load.py"),
+                "import",
+                env["PROVIDER_PRODUCTS_DATABASE_URL"],
+                str(one_row),
+            ],
+            env=env,
+            check=True,
+            timeout=900,
+        )
     finally:
         imported = time.perf_counter() - started
         if sys.exc_info()[0] is not None:
@@ -432,7 +445,7 @@ def render(data: dict[str, Any]) -> str:
                     ],
                 ],
             ),
-            f"\nOne-row import ({imp['import_s']:.1f} s of CLI) until every worker served the new "
+            f"\nOne-row import ({imp['import_s']:.1f} s, in a process of its own) until every worker served the new "
             f"revision: {imp['new_revision_served_s']:.1f} s. `/healthz` probes ({imp['probes']:,}, "
             f"{PROBE_CONNECTIONS} connections, every 10 ms): p50 {imp['probe_p50_ms']:.1f} ms, "
             f"p99 {imp['probe_p99_ms']:.1f} ms, **longest {imp['longest_ms']:.1f} ms**, "
