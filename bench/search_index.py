@@ -445,7 +445,8 @@ def render(data: dict[str, Any]) -> str:
                     ],
                 ],
             ),
-            f"\nOne-row import ({imp['import_s']:.1f} s, in a process of its own) until every worker served the new "
+            f"\nOne-row import ({imp['import_s']:.1f} s, in a process of its own) until every worker "
+            "served the new "
             f"revision: {imp['new_revision_served_s']:.1f} s. `/healthz` probes ({imp['probes']:,}, "
             f"{PROBE_CONNECTIONS} connections, every 10 ms): p50 {imp['probe_p50_ms']:.1f} ms, "
             f"p99 {imp['probe_p99_ms']:.1f} ms, **longest {imp['longest_ms']:.1f} ms**, "
