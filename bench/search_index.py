@@ -16,7 +16,9 @@ Per backend, on a fresh database holding a generated catalogue (``gen_catalogue.
    ``catalogue import`` bumps the revision and the workers load the new snapshot (one builds it
    in a child process first); reported: the longest ``/healthz`` answer (event-loop stall plus
    scheduling on the shared cores), the probes' p50, and when the new revision was served
-   (``/readyz``'s ``search_index.revision``).
+   (``/readyz``'s ``search_index.revision``). The same probes run at the same time against a bare
+   FastAPI app (``bare_app.py``, same uvicorn options and worker count), whose loop does nothing
+   else: what it sees is the machine's noise, not the service's loop.
 4. **Searches over HTTP**, sequential, one connection: p50 / p95 of two-word, no-match, broad and
    type-ahead searches (and synonym searches when the catalogue has synonyms).
 
@@ -24,6 +26,9 @@ In-process (``--no-server`` for this part only): the same rows indexed by this v
 ``Snapshot`` and by the one of ``--baseline-ref`` (by default ``main``), in this process: build
 time, serialised size, load time, warm search latency of each and whether their results are
 identical (ids, totals, matched synonyms; first and last pages). Results go to bench/out/search-index-*.
+
+The catalogue is put in place by ``harness/catalogue_load.py`` (``COPY`` on PostgreSQL), timed
+apart from what is measured; the load average is recorded before and after each part.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import asyncio
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 import threading
@@ -43,9 +49,10 @@ from typing import Any
 
 import httpx
 
+import edge
 import gen_catalogue
-from harness import BENCH_DIR, OUT_DIR, admin, api, lifecycle, stats
-from harness.results import machine_info, md_table, publish
+from harness import BENCH_DIR, OUT_DIR, admin, api, catalogue_load, lifecycle, stats
+from harness.results import machine_info, md_table, publish, write_results
 from harness.server import Server
 from harness.stores import OwnDatabase
 
@@ -207,19 +214,50 @@ def _served_revision(base_url: str) -> set[int | None]:
     return seen
 
 
-def _import_under_probe(server: Server, env: dict[str, str], one_row: Path, limit_s: float) -> dict[str, Any]:
-    """Ping /healthz every 10 ms on several connections while a one-row import is picked up."""
+def _probe_summary(durations: list[float]) -> dict[str, Any]:
+    return {
+        "probes": len(durations),
+        "probe_p50_ms": stats.median(durations),
+        "probe_p99_ms": stats.percentile(durations, 99),
+        "longest_ms": max(durations, default=math.nan),
+        "over_50_ms": sum(1 for d in durations if d > 50),
+    }
+
+
+def _import_under_probe(
+    server: Server, bare: Server, env: dict[str, str], one_row: Path, limit_s: float
+) -> dict[str, Any]:
+    """Ping /healthz every 10 ms on several connections, to the service and to a bare app, while a
+    one-row import is picked up."""
     before = max(r for r in _served_revision(server.base_url) if r is not None)
-    samples: list[list[tuple[float, float]]] = [[] for _ in range(PROBE_CONNECTIONS)]
+    targets = [server.base_url] * PROBE_CONNECTIONS + [bare.base_url] * PROBE_CONNECTIONS
+    samples: list[list[tuple[float, float]]] = [[] for _ in targets]
     stop = threading.Event()
     errors: list[str] = []
-    threads = [threading.Thread(target=_probe, args=(server.base_url, stop, s, errors)) for s in samples]
+    threads = [
+        threading.Thread(target=_probe, args=(url, stop, s, errors))
+        for url, s in zip(targets, samples, strict=True)
+    ]
     for thread in threads:
         thread.start()
     time.sleep(1.0)
+    load_before = os.getloadavg()
     started = time.perf_counter()
     try:
-        admin.run_cli(["catalogue", "import", str(one_row)], env, timeout=600)
+        # As ``catalogue import`` does it, in a process of its own, without the command's 15-s statement
+        # timeout (which a million stored rows exceed on PostgreSQL on a loaded machine).
+        subprocess.run(
+            [
+                sys.executable,
+                str(BENCH_DIR / "harness" / "catalogue_load.py"),
+                "import",
+                env["PROVIDER_PRODUCTS_DATABASE_URL"],
+                str(one_row),
+            ],
+            env=env,
+            check=True,
+            timeout=900,
+        )
     finally:
         imported = time.perf_counter() - started
         if sys.exc_info()[0] is not None:
@@ -232,15 +270,17 @@ def _import_under_probe(server: Server, env: dict[str, str], one_row: Path, limi
     stop.set()
     for thread in threads:
         thread.join(timeout=60)
-    durations = [d * 1000 for s in samples for t, d in s if t >= started]
+
+    def durations(which: list[list[tuple[float, float]]]) -> list[float]:
+        return [d * 1000 for s in which for t, d in s if t >= started]
+
     return {
         "import_s": imported,
         "new_revision_served_s": served,
-        "probes": len(durations),
         "probe_errors": errors[:10],
-        "probe_p50_ms": stats.median(durations),
-        "probe_p99_ms": stats.percentile(durations, 99),
-        "longest_ms": max(durations, default=math.nan),
+        **_probe_summary(durations(samples[:PROBE_CONNECTIONS])),
+        "bare": _probe_summary(durations(samples[PROBE_CONNECTIONS:])),
+        "loadavg_before_after": [list(load_before), list(os.getloadavg())],
     }
 
 
@@ -275,6 +315,7 @@ def _start(
     ) as server:
         first = _first_search(server, token_of(server), limit_s)
         return {
+            "healthz_s": server.ready_at - server.spawned_at,
             "first_search_s": first,
             "worker_rss_mib": server.worker_rss_mib(),
             "worker_peak_rss_mib": server.worker_peak_rss_mib(),
@@ -294,21 +335,27 @@ def servers(env: dict[str, str], work: Path, args: argparse.Namespace, workers: 
     first["name"] = f"{first['name']} (renombrado)"
     one_row = work / "one-row.jsonl"
     one_row.write_text(json.dumps(first, ensure_ascii=False) + "\n", encoding="utf-8")
-    result: dict[str, Any] = {"workers": workers}
+    result: dict[str, Any] = {"workers": workers, "loadavg_at_start": list(os.getloadavg())}
     result["cold"] = _start(env, work, "cold", workers, token_of, args.limit)
     with Server(env, work / "warm.log", ready_timeout=120, extra_args=["--workers", str(workers)]) as server:
         result["warm"] = {
             "first_search_s": _first_search(server, token_of(server), args.limit),
+            "healthz_s": server.ready_at - server.spawned_at,
             "worker_rss_mib": server.worker_rss_mib(),
             "worker_peak_rss_mib": server.worker_peak_rss_mib(),
         }
-        result["import"] = _import_under_probe(server, env, one_row, args.limit)
+        with Server(env, work / "bare.log", command=edge._bare_command(workers)) as bare:
+            result["import"] = _import_under_probe(server, bare, env, one_row, args.limit)
         result["after_import_worker_rss_mib"] = server.worker_rss_mib()
         result["searches"] = _http_searches(server, tokens["t"], args.synonyms, args.rounds)
     builds = [
         line for line in (work / "warm.log").read_text(errors="replace").splitlines() if "built:" in line
     ]
     result["builds_logged_in_warm_server"] = len(builds)
+    result["loadavg_at_end"] = list(os.getloadavg())
+    result["load_log"] = [
+        line for line in (work / "warm.log").read_text(errors="replace").splitlines() if "loaded:" in line
+    ]
     result["build_log"] = [
         line for line in (work / "cold.log").read_text(errors="replace").splitlines() if "built:" in line
     ]
@@ -318,13 +365,26 @@ def servers(env: dict[str, str], work: Path, args: argparse.Namespace, workers: 
 # --- report ------------------------------------------------------------------------------------
 
 
+def _message(line: str) -> str:
+    """The message of a server log line (JSON in production, text otherwise)."""
+    if line.startswith("{"):
+        return str(json.loads(line).get("message", line))
+    return line.split("INFO", 1)[-1].strip()
+
+
 def render(data: dict[str, Any]) -> str:
     """Render the results as Markdown."""
     c = data["config"]
     lines = [
         f"# Shared search snapshot ({data['machine']['date_utc']})\n",
-        f"{c['size']:,} generated entries, {c['synonyms']} synonyms per entry on average.\n",
+        f"{c['size']:,} generated entries, {c['synonyms']} synonyms per entry on average. Load "
+        f"average at the start {data['machine']['loadavg_at_start'][0]:.1f} (2 cores, shared).\n",
     ]
+    for backend, timing in data.get("load", {}).items():
+        lines.append(
+            f"Catalogue put in place on {backend} (not measured below): parse {timing['parse_s']:.1f} s, "
+            f"write {timing['write_s']:.1f} s.\n"
+        )
     ip = data.get("in_process")
     if ip:
         lines += [
@@ -361,26 +421,41 @@ def render(data: dict[str, Any]) -> str:
         lines += [
             f"## {backend}, {r['workers']} worker(s)\n",
             md_table(
-                ["start", "first search s after start", "RSS per worker MiB", "peak RSS per worker MiB"],
+                [
+                    "start",
+                    "first /healthz s after start",
+                    "first search s after start",
+                    "RSS per worker MiB",
+                    "peak RSS per worker MiB",
+                ],
                 [
                     [
                         "cold (no snapshot: one build)",
+                        f"{r['cold'].get('healthz_s', math.nan):.1f}",
                         f"{r['cold']['first_search_s']:.1f}",
                         rss(r["cold"]["worker_rss_mib"]),
                         rss(r["cold"]["worker_peak_rss_mib"]),
                     ],
                     [
                         "warm (snapshot stored)",
+                        f"{r['warm'].get('healthz_s', math.nan):.1f}",
                         f"{r['warm']['first_search_s']:.1f}",
                         rss(r["warm"]["worker_rss_mib"]),
                         rss(r["warm"]["worker_peak_rss_mib"]),
                     ],
                 ],
             ),
-            f"\nOne-row import ({imp['import_s']:.1f} s of CLI) until every worker served the new "
+            f"\nOne-row import ({imp['import_s']:.1f} s, in a process of its own) until every worker "
+            "served the new "
             f"revision: {imp['new_revision_served_s']:.1f} s. `/healthz` probes ({imp['probes']:,}, "
             f"{PROBE_CONNECTIONS} connections, every 10 ms): p50 {imp['probe_p50_ms']:.1f} ms, "
-            f"p99 {imp['probe_p99_ms']:.1f} ms, **longest {imp['longest_ms']:.1f} ms**. RSS per worker "
+            f"p99 {imp['probe_p99_ms']:.1f} ms, **longest {imp['longest_ms']:.1f} ms**, "
+            f"{imp['over_50_ms']} over 50 ms; the same probes against the bare app at the same time "
+            f"({imp['bare']['probes']:,}): p50 {imp['bare']['probe_p50_ms']:.1f} ms, p99 "
+            f"{imp['bare']['probe_p99_ms']:.1f} ms, longest {imp['bare']['longest_ms']:.1f} ms, "
+            f"{imp['bare']['over_50_ms']} over 50 ms. Load average before / after the import: "
+            f"{imp['loadavg_before_after'][0][0]:.1f} / {imp['loadavg_before_after'][1][0]:.1f}. "
+            "RSS per worker "
             f"after it: {rss(r['after_import_worker_rss_mib'])} MiB. Builds logged by the warm "
             f"server: {r['builds_logged_in_warm_server']} (the import's).\n",
             md_table(
@@ -392,7 +467,11 @@ def render(data: dict[str, Any]) -> str:
             ),
             "\nBuilder (cold start): "
             + "; ".join(line.split("INFO", 1)[-1].strip() for line in r["build_log"])
-            + "\n",
+            + "\n\nLoads (warm server): "
+            + "; ".join(_message(line) for line in r.get("load_log", []))
+            + "\n\nLoad average (1 min) at the start / end of this backend: "
+            + f"{r['loadavg_at_start'][0]:.1f} / "
+            + f"{r['loadavg_at_end'][0]:.1f}.\n",
         ]
     return "\n".join(lines)
 
@@ -425,14 +504,19 @@ def main(argv: list[str] | None = None) -> int:
         gen_catalogue.write(work / "catalogue.jsonl", args.size, args.seed, args.synonyms)
         sqlite = admin.sqlite_env(work / "index.db")
         data["config"]["src_sha256"] = admin.snapshot_src(work, sqlite)  # a fixed copy of src/
-        print(f"importing {args.size:,} entries into SQLite...", file=sys.stderr)
-        admin.import_catalogue(sqlite, work / "catalogue.jsonl", timeout=1800)
+        print(f"loading {args.size:,} entries into SQLite...", file=sys.stderr)
+        admin.run_cli(["db", "upgrade"], sqlite, timeout=300)
+        data["load"] = {
+            "SQLite": catalogue_load.load(sqlite["PROVIDER_PRODUCTS_DATABASE_URL"], work / "catalogue.jsonl")
+        }
         if not args.no_in_process:
             data["in_process"] = in_process(
                 sqlite["PROVIDER_PRODUCTS_DATABASE_URL"], args.synonyms, args.baseline_ref, 50
             )
         if not args.no_server:
             data["servers"]["SQLite"] = servers(sqlite, work, args, workers=1)
+            # Kept even if the PostgreSQL half fails (a long run on a shared machine may not finish).
+            write_results("search-index-sqlite", data, render(data), args.out_dir)
             if not args.no_postgres:
                 own = OwnDatabase(args.pg_url, "pp_bench_search_index", args.redis_url)
                 try:
@@ -440,8 +524,8 @@ def main(argv: list[str] | None = None) -> int:
                     pg = admin.postgres_env(own.url, args.redis_url)
                     pg["PYTHONPATH"] = sqlite["PYTHONPATH"]
                     admin.run_cli(["db", "upgrade"], pg, timeout=300)
-                    print(f"importing {args.size:,} entries into PostgreSQL...", file=sys.stderr)
-                    admin.import_catalogue(pg, work / "catalogue.jsonl", timeout=1800)
+                    print(f"loading {args.size:,} entries into PostgreSQL...", file=sys.stderr)
+                    data["load"]["PostgreSQL"] = catalogue_load.load(own.url, work / "catalogue.jsonl")
                     data["servers"]["PostgreSQL + Redis"] = servers(pg, work, args, workers=2)
                 finally:
                     own.drop()

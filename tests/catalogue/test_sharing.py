@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from bisect import bisect_left
 from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provider_products.catalogue import builder, importer, repository, text
-from provider_products.catalogue.index import Snapshot, SnapshotFormatError
+from provider_products.catalogue import builder, importer, repository, sharing, text
+from provider_products.catalogue.index import FORMAT_VERSION, Snapshot, SnapshotFormatError, format_version
 from provider_products.catalogue.sharing import SearchIndex, SnapshotBuildFailed
 from provider_products.db.base import utcnow
 from provider_products.db.engine import Database
@@ -52,11 +53,48 @@ async def _rows(database: Database) -> tuple[int, list[repository.IndexRow]]:
 
 
 async def _states(database: Database) -> list[tuple[int, str]]:
+    return [(revision, status) for revision, _, status in await _formats(database)]
+
+
+async def _formats(database: Database) -> list[tuple[int, int, str]]:
+    """Every stored snapshot row: revision, format version, status."""
     async with database.transaction() as conn:
         rows = await conn.execute(
-            repository.index_snapshot.select().order_by(repository.index_snapshot.c.revision)
+            repository.index_snapshot.select().order_by(
+                repository.index_snapshot.c.revision, repository.index_snapshot.c.format_version
+            )
         )
-        return [(r.revision, r.status) for r in rows.all()]
+        return [(r.revision, r.format_version, r.status) for r in rows.all()]
+
+
+async def _store_raw(database: Database, *, revision: int, format_version: int, data: bytes) -> None:
+    """Store ``data`` as the ready snapshot of ``revision`` in ``format_version``, replacing that row."""
+    token = f"{format_version:02d}".ljust(32, "f")
+    async with database.transaction(write=True) as conn:
+        await conn.execute(
+            repository.index_snapshot.delete().where(
+                repository.index_snapshot.c.revision == revision,
+                repository.index_snapshot.c.format_version == format_version,
+            )
+        )
+        assert await repository.claim_snapshot(
+            conn,
+            revision=revision,
+            token=token,
+            now=utcnow(),
+            lease_seconds=30,
+            format_version=format_version,
+        )
+        await repository.store_snapshot_chunk(conn, token=token, number=0, data=data)
+        assert await repository.finish_snapshot(
+            conn,
+            revision=revision,
+            token=token,
+            chunks=1,
+            size_bytes=len(data),
+            now=utcnow(),
+            format_version=format_version,
+        )
 
 
 @pytest.fixture
@@ -83,6 +121,75 @@ async def test_stored_snapshot_answers_exactly_like_a_fresh_build_and_the_rule(
 def test_bytes_that_are_not_a_snapshot_are_refused() -> None:
     with pytest.raises(SnapshotFormatError):
         Snapshot(b"PK\x03\x04 not a snapshot")
+
+
+def test_a_snapshot_says_its_format_version_and_another_version_is_refused() -> None:
+    data = Snapshot.build(7, []).data
+    assert format_version(data) == FORMAT_VERSION
+    assert format_version(b"PPSNAP3\n\x01\x00\x00\x00") == 3  # the layout before the version field
+    assert format_version(b"PK\x03\x04") is None
+    newer = data[:8] + (FORMAT_VERSION + 1).to_bytes(4, "little") + data[12:]
+    with pytest.raises(SnapshotFormatError, match="format version"):
+        Snapshot(newer)
+    with pytest.raises(SnapshotFormatError, match="format version"):
+        Snapshot(b"PPSNAP3\n\x01\x00\x00\x00" + data[12:])
+
+
+async def test_a_stored_snapshot_of_an_older_format_is_rebuilt_once(db_url: str) -> None:
+    first = Database(db_url)
+    # The revision's snapshot as a release of format 3 stored it (the rows migration 0012 found).
+    await _store_raw(first, revision=1, format_version=3, data=b"PPSNAP3\n" + bytes(64))
+    async with first.transaction(write=True) as conn:  # and none in this release's format
+        await conn.execute(
+            repository.index_snapshot.delete().where(
+                repository.index_snapshot.c.format_version == FORMAT_VERSION
+            )
+        )
+    databases = [first, Database(db_url)]
+    try:
+        indexes = [SearchIndex(d, refresh_seconds=0, poll_seconds=0.02) for d in databases]
+        snapshots = await asyncio.wait_for(asyncio.gather(*(i.current() for i in indexes)), 120)
+        assert [s.revision for s in snapshots] == [1, 1]
+        assert sum(i.builds for i in indexes) == 1  # one build, under the claim, for both processes
+        assert [i.loads for i in indexes] == [1, 1]
+        hits = snapshots[0].search(["acetaminofen"], product_type=None, code_key="", offset=0, limit=5)
+        assert hits.total > 0
+        # The older format's row stays for its own release; this release's is stored beside it.
+        assert await _formats(first) == [(1, 3, "ready"), (1, FORMAT_VERSION, "ready")]
+        late = SearchIndex(databases[1], refresh_seconds=0)
+        await late.current()
+        assert (late.builds, late.loads) == (0, 1)
+    finally:
+        for d in databases:
+            await d.dispose()
+
+
+async def test_a_stored_snapshot_that_cannot_be_read_is_dropped_and_built_again(database: Database) -> None:
+    # A row of this release's format whose bytes are another format's: never served.
+    await _store_raw(database, revision=1, format_version=FORMAT_VERSION, data=b"PPSNAP3\n" + bytes(64))
+    index = SearchIndex(database, refresh_seconds=0)
+    snapshot = await asyncio.wait_for(index.current(), 120)
+    assert (snapshot.revision, index.builds, index.loads) == (1, 1, 1)
+    assert snapshot.search(["acetaminofen"], product_type=None, code_key="", offset=0, limit=5).total > 0
+    assert await _formats(database) == [(1, FORMAT_VERSION, "ready")]
+
+
+async def test_a_snapshot_stored_in_many_chunks_loads_identically(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await importer.import_content(database, NEW, "jsonl")
+    monkeypatch.setattr(builder, "CHUNK_BYTES", 1000)  # more chunks than one read takes
+    assert await builder.claim(database, revision=2, token="c" * 32, lease_seconds=30)
+    size = await builder.build_and_store(database, revision=2, token="c" * 32, lease_seconds=30)
+    async with database.transaction() as conn:
+        state = await repository.snapshot_state(conn, 2)
+    assert state is not None
+    assert state.chunks == -(-size // 1000) > 2 * sharing.LOAD_CHUNKS
+    index = SearchIndex(database, refresh_seconds=0)
+    loaded = await index.current()
+    assert (index.builds, index.loads) == (0, 1)
+    revision, rows = await _rows(database)
+    assert bytes(loaded.data) == Snapshot.build(revision, rows).data
 
 
 async def test_a_stored_snapshot_is_loaded_not_rebuilt(database: Database) -> None:
@@ -187,3 +294,25 @@ async def test_a_running_index_follows_a_new_revision_without_being_searched(dat
         assert index.revision == 2
     finally:
         follow.cancel()
+
+
+NAME = st.text(alphabet="ab é0 ", max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=st.lists(NAME, max_size=80), prefixes=st.lists(NAME, min_size=1, max_size=5))
+def test_front_coded_names_and_codes_answer_like_a_sorted_list(names: list[str], prefixes: list[str]) -> None:
+    # Short keys from a small alphabet: shared prefixes, duplicates, multi-byte characters, block edges.
+    rows = [(n + 1, f"C{name}", "LAB", name, "x", ()) for n, name in enumerate(names)]
+    snapshot = Snapshot.build(1, rows)
+    ordered = sorted(r[3].encode() for r in rows)
+    codes = sorted(r[1] for r in rows)
+    for prefix in prefixes:
+        key = prefix.encode()
+        expected = (bisect_left(ordered, key), bisect_left(ordered, key + b"\xff"))
+        assert snapshot._names.prefix_range(prefix) == expected
+        # The exact-code lookup finds a code when it exists, whatever the duplicates around it.
+        found = snapshot._exact(f"C{prefix}")
+        assert (found is not None) == (f"C{prefix}" in codes)
+        if found is not None:
+            assert rows[snapshot._ids[found] - 1][1] == f"C{prefix}"

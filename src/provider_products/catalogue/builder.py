@@ -61,13 +61,13 @@ async def _renew(database: Database, revision: int, token: str, lease_seconds: f
             return
 
 
-async def _store(database: Database, revision: int, token: str, data: bytes) -> None:
+async def _store(database: Database, revision: int, token: str, data: bytes | bytearray) -> None:
     """Write the snapshot in chunks, then mark it ready and drop the older revisions' snapshots."""
     chunks = range(0, max(len(data), 1), CHUNK_BYTES)
     for number, start in enumerate(chunks):
         async with database.transaction(write=True) as conn:
             await repository.store_snapshot_chunk(
-                conn, token=token, number=number, data=data[start : start + CHUNK_BYTES]
+                conn, token=token, number=number, data=bytes(data[start : start + CHUNK_BYTES])
             )
     async with database.transaction(write=True) as conn:
         done = await repository.finish_snapshot(

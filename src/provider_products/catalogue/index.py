@@ -15,7 +15,14 @@ A snapshot is built once per catalogue revision (``Snapshot.build``, by one proc
 ``catalogue/sharing.py``), serialised, and every process serves it straight from that one byte
 string: sorted keys are a blob plus an offsets array, posting lists stay serialised until a search
 needs them. So a loaded snapshot holds a handful of Python objects, not millions, and costs its
-serialised size in memory.
+serialised size in memory. To keep that size small at a million entries, offsets and positions are
+4-byte integers, and the entries' names and codes (the largest sections) are front-coded in blocks
+(each key stored as the length it shares with the previous one and the rest): no library offers a
+sorted string set that is served in place from a byte buffer and answers prefix ranges (the
+layout is ``catalogue/snapshot_format.py``).
+
+The serialised form starts with its format version (``FORMAT_VERSION``), bumped whenever the
+layout changes: a process reads only its own version and treats any other as absent.
 """
 
 from __future__ import annotations
@@ -31,16 +38,27 @@ from typing import Any, cast
 from pyroaring import BitMap, FrozenBitMap
 
 from provider_products.catalogue import text
+from provider_products.catalogue.snapshot_format import (
+    FORMAT_VERSION as FORMAT_VERSION,
+)
+from provider_products.catalogue.snapshot_format import (
+    SnapshotFormatError as SnapshotFormatError,
+)
+from provider_products.catalogue.snapshot_format import (
+    _FrontCodedKeys,
+    _Keys,
+    _Postings,
+    _read_sections,
+    _Writer,
+)
+from provider_products.catalogue.snapshot_format import (
+    format_version as format_version,
+)
 
-_MAGIC = b"PPSNAP3\n"
 _PREFIX_CACHE_SIZE = 4096
 # Broad prefixes union into big bitmaps: bound the values the cache keeps (at most 2 bytes each).
 _PREFIX_CACHE_VALUES = 16_000_000
 _EMPTY = FrozenBitMap()
-
-
-class SnapshotFormatError(ValueError):
-    """The bytes are not a snapshot this version can read."""
 
 
 @dataclass(frozen=True)
@@ -59,117 +77,6 @@ class Hits:
 Row = tuple[int, str, str, str, str, Sequence[Mapping[str, Any]]]
 
 
-class _Keys:
-    """Sorted UTF-8 strings stored end to end, addressed by an offsets array; a sequence for bisect.
-
-    UTF-8 byte order is code point order, so the bytes sort exactly as the strings did.
-    """
-
-    __slots__ = ("_blob", "_offsets")
-
-    def __init__(self, blob: memoryview, offsets: memoryview) -> None:
-        self._blob = blob
-        self._offsets = offsets
-
-    def __len__(self) -> int:
-        return len(self._offsets) - 1
-
-    def __getitem__(self, i: int) -> bytes:
-        return bytes(self._blob[self._offsets[i] : self._offsets[i + 1]])
-
-    def prefix_range(self, prefix: str) -> tuple[int, int]:
-        """The slice of the keys that start with ``prefix``."""
-        key = prefix.encode()
-        lo = bisect_left(self, key)
-        # 0xFF never occurs in UTF-8: it sorts after every continuation of the prefix.
-        return lo, bisect_left(self, key + b"\xff", lo)
-
-
-class _Postings:
-    """Serialised bitmaps stored end to end; one is deserialised when a search needs it."""
-
-    __slots__ = ("_blob", "_offsets")
-
-    def __init__(self, blob: memoryview, offsets: memoryview) -> None:
-        self._blob = blob
-        self._offsets = offsets
-
-    def __getitem__(self, i: int) -> FrozenBitMap:
-        # pyroaring reads any buffer; its stubs say bytes.
-        return FrozenBitMap.deserialize(cast(bytes, self._blob[self._offsets[i] : self._offsets[i + 1]]))
-
-    def union(self, lo: int, hi: int) -> FrozenBitMap:
-        """The union of the bitmaps ``lo .. hi - 1``."""
-        if hi - lo == 1:
-            return self[lo]
-        return FrozenBitMap(BitMap.union(BitMap(), *(self[i] for i in range(lo, hi))))
-
-
-class _Writer:
-    """Named sections of a snapshot, each aligned to 8 bytes, behind a small table of contents."""
-
-    def __init__(self) -> None:
-        self.sections: list[tuple[str, bytes]] = []
-
-    def add(self, name: str, data: bytes) -> None:
-        self.sections.append((name, data))
-
-    def keys(self, name: str, keys: Iterable[str]) -> None:
-        offsets, parts, at = array("Q", [0]), [], 0
-        for key in keys:
-            encoded = key.encode()
-            parts.append(encoded)
-            at += len(encoded)
-            offsets.append(at)
-        self.add(name + ".blob", b"".join(parts))
-        self.add(name + ".offsets", offsets.tobytes())
-
-    def postings(self, name: str, bitmaps: Iterable[Iterable[int]]) -> None:
-        offsets, parts, at = array("Q", [0]), [], 0
-        for members in bitmaps:
-            encoded = FrozenBitMap(members).serialize()
-            parts.append(encoded)
-            at += len(encoded)
-            offsets.append(at)
-        self.add(name + ".blob", b"".join(parts))
-        self.add(name + ".offsets", offsets.tobytes())
-
-    def to_bytes(self) -> bytes:
-        toc = b"".join(
-            struct.pack("<H", len(n.encode())) + n.encode() + struct.pack("<Q", len(d))
-            for n, d in self.sections
-        )
-        head = _MAGIC + struct.pack("<I", len(self.sections)) + toc
-        out = [head, b"\0" * (-len(head) % 8)]
-        for _, data in self.sections:
-            out += [data, b"\0" * (-len(data) % 8)]
-        return b"".join(out)
-
-
-def _read_sections(data: bytes) -> dict[str, memoryview]:
-    """Map each section name of a serialised snapshot to a view of its bytes (no copies)."""
-    view = memoryview(data)
-    if not data.startswith(_MAGIC):
-        raise SnapshotFormatError("not a search snapshot (or written by another version)")
-    (count,) = struct.unpack_from("<I", data, len(_MAGIC))
-    at = len(_MAGIC) + 4
-    entries: list[tuple[str, int]] = []
-    for _ in range(count):
-        (name_size,) = struct.unpack_from("<H", data, at)
-        name = bytes(view[at + 2 : at + 2 + name_size]).decode()
-        (size,) = struct.unpack_from("<Q", data, at + 2 + name_size)
-        entries.append((name, size))
-        at += 2 + name_size + 8
-    at += -at % 8
-    sections: dict[str, memoryview] = {}
-    for name, size in entries:
-        if at + size > len(data):
-            raise SnapshotFormatError("search snapshot is truncated")
-        sections[name] = view[at : at + size]
-        at += size + (-size % 8)
-    return sections
-
-
 def _build(revision: int, rows: Iterable[Row]) -> bytes:
     """Serialise the index of ``(id, code_key, product_type, name_key, search_text, synonyms)`` rows."""
     ordered = sorted(rows, key=lambda r: (r[3], r[1]))
@@ -180,11 +87,14 @@ def _build(revision: int, rows: Iterable[Row]) -> bytes:
         by_type[product_type].append(position)
         for word in set(search_text.split()):
             postings[word].append(position)
-    out.add("ids", array("q", (r[0] for r in ordered)).tobytes())
-    out.keys("names", (r[3] for r in ordered))
+    ids = array("q", (r[0] for r in ordered))
+    # Row ids are 4 bytes while they fit (the reader tells by the section's size).
+    out.add("ids", (array("I", ids) if not ids or (min(ids) >= 0 and max(ids) < 2**32) else ids).tobytes())
+    del ids
+    out.front_coded("names", (r[3] for r in ordered))
     codes = sorted((r[1], n) for n, r in enumerate(ordered))
-    out.keys("codes", (c for c, _ in codes))
-    out.add("code_positions", array("Q", (n for _, n in codes)).tobytes())
+    out.front_coded("codes", (c for c, _ in codes))
+    out.add("code_positions", array("I", (n for _, n in codes)).tobytes())
     for product_type, positions in sorted(by_type.items()):
         out.add("type:" + product_type, FrozenBitMap(positions).serialize())
     words = sorted(postings)
@@ -207,11 +117,11 @@ def _synonym_sections(ordered: list[Row], out: _Writer) -> int:
             synonyms.append((text.name_key(str(synonym["name"])), position, index))
     synonyms.sort()
     out.keys("synonym_keys", (s[0] for s in synonyms))
-    out.add("synonym_owner", array("Q", (s[1] for s in synonyms)).tobytes())
-    out.add("synonym_index", array("Q", (s[2] for s in synonyms)).tobytes())
+    out.add("synonym_owner", array("I", (s[1] for s in synonyms)).tobytes())
+    out.add("synonym_index", array("I", (s[2] for s in synonyms)).tobytes())
     by_owner = sorted(range(len(synonyms)), key=lambda n: (synonyms[n][1], synonyms[n][2]))
-    out.add("by_owner", array("Q", by_owner).tobytes())
-    out.add("by_owner_owner", array("Q", (synonyms[n][1] for n in by_owner)).tobytes())
+    out.add("by_owner", array("I", by_owner).tobytes())
+    out.add("by_owner_owner", array("I", (synonyms[n][1] for n in by_owner)).tobytes())
     postings: dict[str, list[int]] = defaultdict(list)
     for number, (key, _, _) in enumerate(synonyms):
         for word in set(key.split()):
@@ -230,6 +140,11 @@ def _synonym_sections(ordered: list[Row], out: _Writer) -> int:
     return len(synonyms)
 
 
+def _front_coded(sections: Mapping[str, memoryview], name: str, count: int) -> _FrontCodedKeys:
+    heads = _Keys(sections[name + ".heads.blob"], sections[name + ".heads.offsets"].cast("I"))
+    return _FrontCodedKeys(heads, sections[name + ".blob"], sections[name + ".offsets"].cast("I"), count)
+
+
 class Snapshot:
     """An immutable search index over one revision of the catalogue, served from its serialised form.
 
@@ -238,39 +153,39 @@ class Snapshot:
     match its own words, or all match one of its synonyms' words together with its own.
     """
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | bytearray) -> None:
         """Serve a snapshot from its serialised form (``Snapshot.build(...).data``)."""
         s = _read_sections(data)
         try:
             self.revision, self._entries, synonyms = struct.unpack("<QQQ", s["meta"])
             self.data = data
-            self._ids = s["ids"].cast("q")
-            self._names = _Keys(s["names.blob"], s["names.offsets"].cast("Q"))
-            self._codes = _Keys(s["codes.blob"], s["codes.offsets"].cast("Q"))
-            self._code_positions = s["code_positions"].cast("Q")
+            self._ids = s["ids"].cast("I" if len(s["ids"]) == 4 * self._entries else "q")
+            self._names = _front_coded(s, "names", self._entries)
+            self._codes = _front_coded(s, "codes", self._entries)
+            self._code_positions = s["code_positions"].cast("I")
             self._by_type = {
                 k[5:]: FrozenBitMap.deserialize(cast(bytes, v)) for k, v in s.items() if k.startswith("type:")
             }
-            self._words = _Keys(s["words.blob"], s["words.offsets"].cast("Q"))
-            self._postings = _Postings(s["postings.blob"], s["postings.offsets"].cast("Q"))
+            self._words = _Keys(s["words.blob"], s["words.offsets"].cast("I"))
+            self._postings = _Postings(s["postings.blob"], s["postings.offsets"].cast("I"))
             self._synonyms = synonyms
-            self._synonym_keys = _Keys(s["synonym_keys.blob"], s["synonym_keys.offsets"].cast("Q"))
-            self._synonym_owner = s["synonym_owner"].cast("Q")
-            self._synonym_index = s["synonym_index"].cast("Q")
-            self._by_owner = s["by_owner"].cast("Q")
-            self._by_owner_owner = s["by_owner_owner"].cast("Q")
-            self._synonym_words = _Keys(s["synonym_words.blob"], s["synonym_words.offsets"].cast("Q"))
+            self._synonym_keys = _Keys(s["synonym_keys.blob"], s["synonym_keys.offsets"].cast("I"))
+            self._synonym_owner = s["synonym_owner"].cast("I")
+            self._synonym_index = s["synonym_index"].cast("I")
+            self._by_owner = s["by_owner"].cast("I")
+            self._by_owner_owner = s["by_owner_owner"].cast("I")
+            self._synonym_words = _Keys(s["synonym_words.blob"], s["synonym_words.offsets"].cast("I"))
             self._synonym_postings = _Postings(
-                s["synonym_postings.blob"], s["synonym_postings.offsets"].cast("Q")
+                s["synonym_postings.blob"], s["synonym_postings.offsets"].cast("I")
             )
             self._synonym_entry_postings = _Postings(
-                s["synonym_entry_postings.blob"], s["synonym_entry_postings.offsets"].cast("Q")
+                s["synonym_entry_postings.blob"], s["synonym_entry_postings.offsets"].cast("I")
             )
             self._first_words = _Keys(
-                s["synonym_first_words.blob"], s["synonym_first_words.offsets"].cast("Q")
+                s["synonym_first_words.blob"], s["synonym_first_words.offsets"].cast("I")
             )
             self._first_postings = _Postings(
-                s["synonym_first_postings.blob"], s["synonym_first_postings.offsets"].cast("Q")
+                s["synonym_first_postings.blob"], s["synonym_first_postings.offsets"].cast("I")
             )
         except (KeyError, struct.error, TypeError) as exc:
             raise SnapshotFormatError(f"search snapshot is incomplete: {exc}") from exc
@@ -321,8 +236,10 @@ class Snapshot:
         """The entries whose own words match every word, and the other entries one synonym matches.
 
         A synonym matches with its entry when every word is the synonym's or the entry's own. In
-        entry space: an entry missing one word needs any synonym with it (``held``); only entries
-        missing two or more words need a look at their synonyms one by one.
+        entry space: an entry missing one word needs any synonym with it (``held``); an entry missing
+        every word needs a synonym with all of them (one intersection in synonym space); only
+        entries missing some but not all of three or more words need a look at their synonyms one
+        by one.
         """
         unique = list(dict.fromkeys(words))
         own_sets = [self._prefixed(w) for w in unique]
@@ -330,19 +247,34 @@ class Snapshot:
         if not self._synonyms or not unique:
             return own, BitMap()
         held = [self._prefixed(w, "held") for w in unique]
-        possible = _intersection([o | h for o, h in zip(own_sets, held, strict=True)])
+        possible = _intersection_of_unions(list(zip(own_sets, held, strict=True)))
         possible.difference_update(own)
         if len(unique) == 1 or not possible:
             return own, possible
+        self._keep_synonym_matches(possible, unique, own_sets)
+        return own, possible
+
+    def _keep_synonym_matches(
+        self, possible: BitMap, unique: Sequence[str], own_sets: Sequence[FrozenBitMap]
+    ) -> None:
+        """Drop from ``possible`` the entries missing two or more words that no one synonym supplies."""
         missing = [possible.difference(o) for o in own_sets]
         several = BitMap()
         for i, first in enumerate(missing):
             for other in missing[i + 1 :]:
                 several |= first & other
+        every = _intersection(missing) if several else BitMap()
+        if every:
+            # Entries with none of the words of their own need one synonym with all of them: the
+            # owners of those synonyms, found at once when there are not many more than candidates.
+            common = _intersection([self._prefixed(w, "synonym") for w in unique])
+            if len(common) <= 4 * len(every):
+                owner = self._synonym_owner
+                possible.difference_update(every.difference(BitMap(owner[n] for n in common)))
+                several.difference_update(every)
         if several:
             lacking = [p for p in several if self._matching_synonym(p, unique, own_sets) is None]
             possible.difference_update(BitMap(lacking))
-        return own, possible
 
     def _matching_synonym(
         self, position: int, words: Sequence[str], own_sets: Sequence[FrozenBitMap]
@@ -374,10 +306,8 @@ class Snapshot:
     def _exact(self, code_key: str) -> int | None:
         """The position of the entry whose code key is ``code_key``, if any."""
         key = code_key.encode()
-        i = bisect_left(self._codes, key)
-        if i < len(self._codes) and self._codes[i] == key:
-            return int(self._code_positions[i])
-        return None
+        i, found = self._codes.lower_bound(key)
+        return int(self._code_positions[i]) if found == key else None
 
     def search(
         self, words: Sequence[str], *, product_type: str | None, code_key: str, offset: int, limit: int
@@ -437,7 +367,7 @@ class Snapshot:
         return synonym_of
 
 
-def _intersection(sets: list[FrozenBitMap]) -> BitMap:
+def _intersection(sets: Sequence[FrozenBitMap | BitMap]) -> BitMap:
     """The intersection of the sets, smallest first."""
     ordered = sorted(sets, key=len)
     found = BitMap(ordered[0]) if ordered else BitMap()
@@ -445,6 +375,23 @@ def _intersection(sets: list[FrozenBitMap]) -> BitMap:
         if not found:
             break
         found &= other
+    return found
+
+
+def _intersection_of_unions(pairs: list[tuple[FrozenBitMap, FrozenBitMap]]) -> BitMap:
+    """The intersection over the pairs of each pair's union, without building a broad word's union.
+
+    A common word (``500``) has big postings of its own and among synonyms: start from the most
+    selective word's union and narrow it by intersections, which cost what the small side holds.
+    """
+    ordered = sorted(pairs, key=lambda p: len(p[0]) + len(p[1]))
+    if not ordered:
+        return BitMap()
+    found = BitMap(ordered[0][0] | ordered[0][1])
+    for own, held in ordered[1:]:
+        if not found:
+            break
+        found = (found & own) | (found & held)
     return found
 
 

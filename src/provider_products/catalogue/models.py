@@ -67,16 +67,22 @@ SNAPSHOT_STATUSES = ("building", "ready")
 class CatalogueIndexSnapshot(Base):
     """The search snapshot of one catalogue revision: being built under a lease, or ready to load.
 
-    The row is the build lock: inserting it (the primary key admits one) claims the build; the
-    builder renews ``lease_expires_at`` while it works, so a crashed builder's claim lapses and
-    another process takes it over with a new ``token``. Chunks are stored under the token of the
-    build that wrote them, so a lapsed builder's late writes never mix with its successor's.
+    The row (one per revision and snapshot format) is the build lock: inserting it (the primary key
+    admits one) claims the build; the builder renews ``lease_expires_at`` while it works, so a
+    crashed builder's claim lapses and another process takes it over with a new ``token``. Chunks
+    are stored under the token of the build that wrote them, so a lapsed builder's late writes
+    never mix with its successor's.
     """
 
     __tablename__ = "catalogue_index_snapshot"
     __table_args__ = (CheckConstraint(f"status IN {SNAPSHOT_STATUSES!r}", name="status"),)
 
     revision: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=False)
+    # The layout of the serialised snapshot (``index.FORMAT_VERSION``): each release builds and
+    # loads its own format's snapshot and never reads another's.
+    format_version: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=False, server_default=text("3")
+    )
     token: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(8))
     lease_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import Executable
 
+from provider_products.catalogue.index import FORMAT_VERSION
 from provider_products.catalogue.models import (
     CatalogueIndexChunk,
     CatalogueIndexSnapshot,
@@ -233,9 +234,10 @@ async def get_many_by_code(conn: Connection, code_keys: Sequence[str]) -> dict[s
 
 
 class SnapshotState(NamedTuple):
-    """The shared search snapshot of a revision: who builds it (``token``), its state and its size."""
+    """A revision's shared search snapshot in one format: who builds it (``token``), its state, size."""
 
     revision: int
+    format_version: int
     token: str
     status: str
     lease_expires_at: datetime
@@ -243,12 +245,18 @@ class SnapshotState(NamedTuple):
     size_bytes: int
 
 
-async def snapshot_state(conn: Connection, revision: int) -> SnapshotState | None:
-    """Return the state of the revision's shared snapshot, or None when nobody has claimed it."""
+def _snapshot_is(revision: int, format_version: int) -> Any:
+    return (index_snapshot.c.revision == revision) & (index_snapshot.c.format_version == format_version)
+
+
+async def snapshot_state(
+    conn: Connection, revision: int, *, format_version: int = FORMAT_VERSION
+) -> SnapshotState | None:
+    """Return the state of the revision's snapshot in this format, or None when nobody has claimed it."""
     row = (
         await conn.execute(
             select(*(index_snapshot.c[name] for name in SnapshotState._fields)).where(
-                index_snapshot.c.revision == revision
+                _snapshot_is(revision, format_version)
             )
         )
     ).first()
@@ -256,12 +264,19 @@ async def snapshot_state(conn: Connection, revision: int) -> SnapshotState | Non
 
 
 async def claim_snapshot(
-    conn: Connection, *, revision: int, token: str, now: datetime, lease_seconds: float
+    conn: Connection,
+    *,
+    revision: int,
+    token: str,
+    now: datetime,
+    lease_seconds: float,
+    format_version: int = FORMAT_VERSION,
 ) -> bool:
     """Claim the build of the revision's snapshot: unclaimed, or claimed by a builder whose lease lapsed."""
     lease = now + timedelta(seconds=lease_seconds)
     values = {
         "revision": revision,
+        "format_version": format_version,
         "token": token,
         "status": "building",
         "lease_expires_at": lease,
@@ -277,7 +292,7 @@ async def claim_snapshot(
     taken_over = await conn.execute(
         update(index_snapshot)
         .where(
-            index_snapshot.c.revision == revision,
+            _snapshot_is(revision, format_version),
             index_snapshot.c.status == "building",
             index_snapshot.c.lease_expires_at < now,
         )
@@ -287,13 +302,19 @@ async def claim_snapshot(
 
 
 async def renew_snapshot_lease(
-    conn: Connection, *, revision: int, token: str, now: datetime, lease_seconds: float
+    conn: Connection,
+    *,
+    revision: int,
+    token: str,
+    now: datetime,
+    lease_seconds: float,
+    format_version: int = FORMAT_VERSION,
 ) -> bool:
     """Extend the builder's lease; False when the claim was lost (lapsed and taken over)."""
     renewed = await conn.execute(
         update(index_snapshot)
         .where(
-            index_snapshot.c.revision == revision,
+            _snapshot_is(revision, format_version),
             index_snapshot.c.token == token,
             index_snapshot.c.status == "building",
         )
@@ -302,11 +323,13 @@ async def renew_snapshot_lease(
     return bool(renewed.rowcount)  # type: ignore[attr-defined]
 
 
-async def release_snapshot(conn: Connection, *, revision: int, token: str) -> None:
+async def release_snapshot(
+    conn: Connection, *, revision: int, token: str, format_version: int = FORMAT_VERSION
+) -> None:
     """Give up a claim (a failed build) and drop whatever chunks it wrote."""
     await conn.execute(
         delete(index_snapshot).where(
-            index_snapshot.c.revision == revision,
+            _snapshot_is(revision, format_version),
             index_snapshot.c.token == token,
             index_snapshot.c.status == "building",
         )
@@ -320,13 +343,20 @@ async def store_snapshot_chunk(conn: Connection, *, token: str, number: int, dat
 
 
 async def finish_snapshot(
-    conn: Connection, *, revision: int, token: str, chunks: int, size_bytes: int, now: datetime
+    conn: Connection,
+    *,
+    revision: int,
+    token: str,
+    chunks: int,
+    size_bytes: int,
+    now: datetime,
+    format_version: int = FORMAT_VERSION,
 ) -> bool:
     """Mark the snapshot ready for every process to load; False when the claim was lost meanwhile."""
     done = await conn.execute(
         update(index_snapshot)
         .where(
-            index_snapshot.c.revision == revision,
+            _snapshot_is(revision, format_version),
             index_snapshot.c.token == token,
             index_snapshot.c.status == "building",
         )
@@ -335,16 +365,27 @@ async def finish_snapshot(
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
+async def discard_snapshot(
+    conn: Connection, *, revision: int, token: str, format_version: int = FORMAT_VERSION
+) -> None:
+    """Drop a stored snapshot that cannot be read (so that it is built again) and its chunks."""
+    await conn.execute(
+        delete(index_snapshot).where(_snapshot_is(revision, format_version), index_snapshot.c.token == token)
+    )
+    await conn.execute(delete(index_chunk).where(index_chunk.c.token == token))
+
+
 async def prune_snapshots(conn: Connection, *, below: int) -> None:
-    """Drop the snapshots of revisions before ``below``, and chunks no snapshot row owns any more."""
+    """Drop the snapshots of revisions before ``below`` (every format), and chunks no row owns any more."""
     await conn.execute(delete(index_snapshot).where(index_snapshot.c.revision < below))
     await conn.execute(delete(index_chunk).where(index_chunk.c.token.not_in(select(index_snapshot.c.token))))
 
 
-def snapshot_chunks(token: str) -> Executable:
-    """The statement reading a snapshot's chunks, in order (run off the event loop: they are large)."""
+def snapshot_chunks(token: str, first: int, end: int) -> Executable:
+    """The statement reading chunks ``first .. end - 1`` of a snapshot, in order (run off the event
+    loop: they are large; a few at a time, so that a load never holds them all beside the snapshot)."""
     return (
         select(index_chunk.c.number, index_chunk.c.data)
-        .where(index_chunk.c.token == token)
+        .where(index_chunk.c.token == token, index_chunk.c.number >= first, index_chunk.c.number < end)
         .order_by(index_chunk.c.number)
     )

@@ -4,8 +4,10 @@ Imports bump ``catalogue_revision``. The first process that sees a revision with
 claims its build (a row whose primary key admits one claim, with a lease) and runs the builder as a
 child process (``catalogue/builder.py``), which stores the serialised snapshot in the database;
 every process, the claimant included, then loads it from there. A process never builds a revision
-whose snapshot exists, and none of this holds the event loop: the build runs in another process,
-the chunks are read off the loop and decoded in a worker thread.
+whose snapshot exists in its format (``index.FORMAT_VERSION``; a snapshot of another format, or one
+that cannot be read, counts as absent), and none of this holds the event loop: the build runs in
+another process, the chunks are read off the loop a few at a time straight into the one buffer the
+snapshot is served from, and opened in a worker thread.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 import anyio.to_thread
 
 from provider_products.catalogue import builder, repository
-from provider_products.catalogue.index import Snapshot
+from provider_products.catalogue.index import Snapshot, SnapshotFormatError
 from provider_products.db.base import utcnow
 from provider_products.db.engine import Database
 from provider_products.errors import StoreUnavailable
@@ -29,6 +31,7 @@ from provider_products.errors import StoreUnavailable
 logger = logging.getLogger("provider_products.catalogue")
 
 BUILDER_COMMAND = (sys.executable, "-m", "provider_products.catalogue.builder")
+LOAD_CHUNKS = 8  # chunks (1 MiB each) per read while loading: what a load holds beside the snapshot
 
 
 class SnapshotBuildFailed(StoreUnavailable):
@@ -117,12 +120,31 @@ class SearchIndex:
             revision = max(revision, await self._revision())
 
     async def _load(self, state: repository.SnapshotState) -> Snapshot | None:
-        """Read and decode a stored snapshot; None when it was pruned meanwhile (a newer one exists)."""
-        rows = await self._database.fetch_off_loop(repository.snapshot_chunks(state.token))
-        if len(rows) != state.chunks:
-            return None
+        """Read and open a stored snapshot; None when it was pruned meanwhile (a newer one exists) or
+        cannot be read (then it is dropped, so that the caller builds it again)."""
         started = time.perf_counter()
-        snapshot = await anyio.to_thread.run_sync(_decode, [data for _, data in rows])
+        data = bytearray(state.size_bytes)
+        at = 0
+        for first in range(0, state.chunks, LOAD_CHUNKS):
+            end = min(first + LOAD_CHUNKS, state.chunks)
+            rows = await self._database.fetch_off_loop(repository.snapshot_chunks(state.token, first, end))
+            if [number for number, _ in rows] != list(range(first, end)):
+                return None
+            for _, chunk in rows:
+                data[at : at + len(chunk)] = chunk
+                at += len(chunk)
+            del rows
+        try:
+            if at != len(data):
+                raise SnapshotFormatError(f"search snapshot has {at} bytes, its row says {len(data)}")
+            snapshot = await anyio.to_thread.run_sync(Snapshot, data)
+        except SnapshotFormatError as exc:
+            logger.error(
+                "search snapshot of revision %d cannot be read, building it again: %s", state.revision, exc
+            )
+            async with self._database.transaction(write=True) as conn:
+                await repository.discard_snapshot(conn, revision=state.revision, token=state.token)
+            return None
         self.loads += 1
         logger.info(
             "search snapshot of revision %d loaded: %d entries, %.1f MiB in %.2f s",
@@ -189,10 +211,3 @@ class SearchIndex:
     def invalidate(self) -> None:
         """Make the next search check the revision (after an import in this process)."""
         self._checked_at = 0.0
-
-
-def _decode(chunks: list[bytes]) -> Snapshot:
-    """Join the stored chunks and open the snapshot (in a worker thread: it copies the whole blob)."""
-    data = b"".join(chunks)
-    chunks.clear()
-    return Snapshot(data)
