@@ -188,3 +188,26 @@ async def test_export_reads_in_bounded_keyset_pages(database: Database) -> None:
     codes = [e.product_code for page in pages for e in page]
     assert sorted(codes) == sorted(e.product_code for e in SANDBOX)
     assert len(set(codes)) == len(codes)
+
+
+def test_bulk_commands_allow_long_statements_and_quick_ones_keep_the_serving_bound(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading a million stored rows on a loaded PostgreSQL outlasts the serving 15-s bound; an
+    # import or export must not fail with "database unavailable" for it.
+    from provider_products.cli.catalogue import BULK_STATEMENT_SECONDS
+    from provider_products.db import engine
+
+    bounds: list[float] = []
+    real_init = engine.Database.__init__
+
+    def recording_init(self: Database, url: str, *args: Any, **kwargs: Any) -> None:
+        bounds.append(kwargs.get("command_timeout", 15))
+        real_init(self, url, *args, **kwargs)
+
+    monkeypatch.setattr(engine.Database, "__init__", recording_init)
+    exported = tmp_path / "catalogue.jsonl"
+    assert _cli(db_url, "catalogue", "export", "--output", str(exported)).exit_code == 0
+    assert _cli(db_url, "catalogue", "import", str(exported)).exit_code == 0
+    assert _cli(db_url, "providers", "list").exit_code == 0
+    assert bounds == [BULK_STATEMENT_SECONDS, BULK_STATEMENT_SECONDS, 15]

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="The global catalogue.", no_args_is_help=True)
 
 _SHOWN_ERRORS = 200
+# Each statement of an import or export may run this long (a million stored rows, a loaded server).
+BULK_STATEMENT_SECONDS = 3600.0
 
 
 @app.command("import")
@@ -47,7 +49,7 @@ def import_(
             return await importer.upsert(conn, entries, deactivate_missing=deactivate_missing)
 
     try:
-        result = run(work, create=True)
+        result = run(work, create=True, statement_seconds=BULK_STATEMENT_SECONDS)
     except importer.ImportRejected as exc:
         for row in exc.errors[:_SHOWN_ERRORS]:
             err.print(f"line {row.line}: {row.message}", markup=False, highlight=False)
@@ -94,7 +96,10 @@ def export(
 
     types = _product_types(product_type)
     try:
-        count, revision = run(exporting.writer(output, product_types=types, active_only=active_only))
+        count, revision = run(
+            exporting.writer(output, product_types=types, active_only=active_only),
+            statement_seconds=BULK_STATEMENT_SECONDS,
+        )
     except exporting.OutputFailed as exc:
         fail(exc, 1)
     where = f" to {output}" if output is not None else ""

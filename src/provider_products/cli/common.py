@@ -117,8 +117,18 @@ def _open_failure(settings: Settings, exc: BaseException) -> NoReturn:
     fail(f"{getattr(exc, 'message', exc)}; check PROVIDER_PRODUCTS_DATABASE_URL and the server", 2)
 
 
-def run(work: Callable[[Database], Awaitable[T]], *, check_schema: bool = True, create: bool = False) -> T:
+def run(
+    work: Callable[[Database], Awaitable[T]],
+    *,
+    check_schema: bool = True,
+    create: bool = False,
+    statement_seconds: float = 15,
+) -> T:
     """Run one async admin action against the configured database.
+
+    ``statement_seconds`` bounds each PostgreSQL statement: the serving default for quick admin
+    actions; the catalogue's bulk commands pass an hour, since reading a million stored rows on a
+    loaded database outlasts 15 s (interrupt them with Ctrl-C instead).
 
     SQLite is brought to the newest schema on the spot; PostgreSQL must have been migrated with
     ``db upgrade`` (a release step), and is refused otherwise. A SQLite file that does not exist is
@@ -148,7 +158,11 @@ def run(work: Callable[[Database], Awaitable[T]], *, check_schema: bool = True, 
             fail(f"cannot open or write the database file {path}: {problem}", 2)
 
     async def main() -> T:
-        database = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        database = Database(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            command_timeout=statement_seconds,
+        )
         try:
             if check_schema and database.dialect == "sqlite":
                 await bootstrap.ensure_schema(database)
