@@ -8,17 +8,20 @@ is imported and FastAPI's own telemetry is switched off, whatever else set a glo
 Request spans come from FastAPI's own telemetry support (``FastAPI(telemetry=...)``), with the
 spans of each route's dependencies, endpoint and serialisation below them; the database's
 statements and the rate limiter's Redis calls are children of the request's span; the SDK's calls
-(``onboard``, ``match``) are client spans that carry the trace to the server (``traceparent``).
+(``onboard``, ``match``: ``provider_products_client.tracing``) are client spans that carry the
+trace to the server (``traceparent``).
 The exporter is OTLP over HTTP/protobuf, configured by the standard ``OTEL_*`` variables.
 """
 
 from __future__ import annotations
 
-import atexit
-import importlib.util
-import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
+
+from provider_products_client import tracing as client_tracing
+
+# The rule that says whether tracing is on is the SDK tools' own (one rule for server and client).
+wanted = client_tracing.wanted
 
 if TYPE_CHECKING:
     import httpx
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
     from provider_products.db.engine import Database
 
 INSTALL_HINT = "pip install 'provider-products[otel]'"
-ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 _MODULES = (
     "opentelemetry.sdk.trace",
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
@@ -42,42 +44,14 @@ _MODULES = (
 _UNTRACED_PATHS = frozenset({"/healthz", "/metrics"})
 
 
-def wanted(mode: str, environ: Mapping[str, str] | None = None) -> bool:
-    """Say whether tracing is on for ``mode`` (``auto``, ``on`` or ``off``) and the ``OTEL_*`` variables."""
-    env = os.environ if environ is None else environ
-    if mode == "off" or env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return False
-    return mode == "on" or any(env.get(name, "").strip() for name in ENDPOINT_VARIABLES)
-
-
 def missing_modules() -> list[str]:
     """Name the modules of the ``otel`` extra that are not installed (none are imported to find out)."""
-    missing = []
-    for name in _MODULES:
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            missing.append(name)
-    return missing
+    return client_tracing.missing_modules(_MODULES)
 
 
 def build_provider() -> TracerProvider:
     """Return a tracer provider that exports in batches over OTLP/HTTP, as the ``OTEL_*`` variables say."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over this default name.
-    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
-        "OTEL_RESOURCE_ATTRIBUTES", ""
-    )
-    resource = Resource.create({} if named else {SERVICE_NAME: "provider-products"})
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    return provider
+    return client_tracing.build_provider("provider-products")
 
 
 def _untraced(scope: MutableMapping[str, Any]) -> bool:
@@ -119,20 +93,6 @@ def instrument_http_client(client: httpx.Client | httpx.AsyncClient, provider: A
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
     HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
-
-
-def trace_outgoing_calls(provider: AnyTracerProvider | None = None) -> None:
-    """Trace every httpx request of this process (the SDK's, in ``onboard`` and ``match``).
-
-    Without ``provider``, build the OTLP one and flush it when the process exits.
-    """
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
-    if provider is None:
-        owned = build_provider()
-        atexit.register(owned.shutdown)
-        provider = owned
-    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
 
 
 def instrument_runtime(database: Database, limiter: object, provider: AnyTracerProvider) -> None:

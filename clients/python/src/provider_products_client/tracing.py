@@ -37,10 +37,10 @@ def wanted(mode: str, environ: Mapping[str, str] | None = None) -> bool:
     return mode == "on" or any(env.get(name, "").strip() for name in ENDPOINT_VARIABLES)
 
 
-def missing_modules() -> list[str]:
-    """Name the modules of the ``otel`` extra that are not installed (none are imported to find out)."""
+def missing_modules(modules: tuple[str, ...] = _MODULES) -> list[str]:
+    """Name the ``modules`` (by default, the ``otel`` extra's) that are not installed, importing none."""
     missing = []
-    for name in _MODULES:
+    for name in modules:
         try:
             found = importlib.util.find_spec(name) is not None
         except ModuleNotFoundError:
