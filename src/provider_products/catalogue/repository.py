@@ -249,6 +249,15 @@ def _snapshot_is(revision: int, format_version: int) -> Any:
     return (index_snapshot.c.revision == revision) & (index_snapshot.c.format_version == format_version)
 
 
+def _claim_held(revision: int, format_version: int, token: str) -> Any:
+    """The snapshot row still being built under this claimant's token."""
+    return (
+        _snapshot_is(revision, format_version)
+        & (index_snapshot.c.token == token)
+        & (index_snapshot.c.status == "building")
+    )
+
+
 async def snapshot_state(
     conn: Connection, revision: int, *, format_version: int = FORMAT_VERSION
 ) -> SnapshotState | None:
@@ -313,11 +322,7 @@ async def renew_snapshot_lease(
     """Extend the builder's lease; False when the claim was lost (lapsed and taken over)."""
     renewed = await conn.execute(
         update(index_snapshot)
-        .where(
-            _snapshot_is(revision, format_version),
-            index_snapshot.c.token == token,
-            index_snapshot.c.status == "building",
-        )
+        .where(_claim_held(revision, format_version, token))
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
     )
     return bool(renewed.rowcount)  # type: ignore[attr-defined]
@@ -327,13 +332,7 @@ async def release_snapshot(
     conn: Connection, *, revision: int, token: str, format_version: int = FORMAT_VERSION
 ) -> None:
     """Give up a claim (a failed build) and drop whatever chunks it wrote."""
-    await conn.execute(
-        delete(index_snapshot).where(
-            _snapshot_is(revision, format_version),
-            index_snapshot.c.token == token,
-            index_snapshot.c.status == "building",
-        )
-    )
+    await conn.execute(delete(index_snapshot).where(_claim_held(revision, format_version, token)))
     await conn.execute(delete(index_chunk).where(index_chunk.c.token == token))
 
 
@@ -355,11 +354,7 @@ async def finish_snapshot(
     """Mark the snapshot ready for every process to load; False when the claim was lost meanwhile."""
     done = await conn.execute(
         update(index_snapshot)
-        .where(
-            _snapshot_is(revision, format_version),
-            index_snapshot.c.token == token,
-            index_snapshot.c.status == "building",
-        )
+        .where(_claim_held(revision, format_version, token))
         .values(status="ready", chunks=chunks, size_bytes=size_bytes, updated_at=now)
     )
     return bool(done.rowcount)  # type: ignore[attr-defined]
