@@ -217,12 +217,6 @@ async def list_by_code(
     return [CatalogueEntry._make(row) for row in (await conn.execute(query)).all()]
 
 
-async def list_active(conn: Connection) -> list[CatalogueEntry]:
-    """Return every ACTIVE entry, ordered by code."""
-    query = _ENTRY.where(catalogue.c.status == "ACTIVE").order_by(catalogue.c.code_key)
-    return [CatalogueEntry._make(row) for row in (await conn.execute(query)).all()]
-
-
 async def get_many_by_code(conn: Connection, code_keys: Sequence[str]) -> dict[str, EntrySummary]:
     """Map each code key found in the catalogue to its entry's summary."""
     if not code_keys:

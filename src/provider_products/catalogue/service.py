@@ -194,13 +194,3 @@ async def lookup(conn: Connection, *, codes: Sequence[str]) -> LookupRead:
 async def count(conn: Connection) -> int:
     """Return how many entries the catalogue holds, in any status."""
     return await repository.count(conn)
-
-
-async def revision(conn: Connection) -> int:
-    """Return the catalogue's revision (0 before any import); every import that changes it raises it."""
-    return await repository.revision(conn)
-
-
-async def active_entries(conn: Connection) -> list[CatalogueEntry]:
-    """Return every ACTIVE entry with all its columns, ordered by code (what may be registered)."""
-    return await repository.list_active(conn)

@@ -17,10 +17,10 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import anyio.to_thread
 
+from provider_products.catalogue import changes as catalogue_changes
 from provider_products.catalogue import service as catalogue_service
 from provider_products.db.engine import Database
 from provider_products_client import tabular
@@ -159,8 +159,8 @@ def _row(item: matching.InventoryItem) -> UploadedRow:
 
 def build_matcher(entries: Sequence[catalogue_service.CatalogueEntry]) -> matching.Matcher:
     """Build the matcher over catalogue entries read from the database (blocking: CPU work)."""
-    records: list[dict[str, Any]] = [entry._asdict() for entry in entries]
-    return matching.Matcher(matching.catalogue_entries(records))
+    # The lines of ``catalogue export``: what ``match --catalogue`` reads, so both match alike.
+    return matching.Matcher(matching.catalogue_entries(catalogue_changes.export_record(e) for e in entries))
 
 
 def propose(matcher: matching.Matcher, items: Sequence[matching.InventoryItem]) -> list[Proposal]:
@@ -206,12 +206,14 @@ class MatcherCache:
     async def current(self) -> tuple[int, matching.Matcher]:
         """Return the catalogue revision and a matcher over that revision's ACTIVE entries."""
         async with self._database.transaction() as conn:
-            revision = await catalogue_service.revision(conn)
+            revision = await catalogue_changes.revision(conn)
         async with self._lock:
             if self._matcher is None or self._revision != revision:
                 async with self._database.transaction() as conn:
-                    revision = await catalogue_service.revision(conn)
-                    entries = await catalogue_service.active_entries(conn)
+                    revision = await catalogue_changes.revision(conn)
+                    # In keyset pages, as the export reads them: no statement reads everything.
+                    pages = catalogue_changes.export_pages(conn, active_only=True)
+                    entries = [entry async for page in pages for entry in page]
                 self._matcher = await anyio.to_thread.run_sync(build_matcher, entries)
                 self._revision = revision
             assert self._revision is not None
