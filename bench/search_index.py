@@ -72,6 +72,7 @@ SYNONYM_SEARCHES: list[tuple[str, str, str | None]] = [
 ]
 PROBE_CONNECTIONS = 4
 PROBE_INTERVAL_S = 0.010
+STALL_REPORT_MS = 50  # the target: no stall over 50 ms during an import
 
 
 def _searches(synonyms: float) -> list[tuple[str, str, str | None]]:
@@ -324,6 +325,8 @@ def _start(
 
 def servers(env: dict[str, str], work: Path, args: argparse.Namespace, workers: int) -> dict[str, Any]:
     """Cold start, warm start, an import under the probe, HTTP searches: one backend."""
+    # Each worker logs where its loop was held longer than the target (provider_products.stallwatch).
+    env = {**env, "PROVIDER_PRODUCTS_LOOP_STALL_REPORT_MS": str(STALL_REPORT_MS)}
     credentials = admin.create_client(env, "bench-search-index")
     tokens: dict[str, str] = {}
 
@@ -355,6 +358,11 @@ def servers(env: dict[str, str], work: Path, args: argparse.Namespace, workers: 
     result["loadavg_at_end"] = list(os.getloadavg())
     result["load_log"] = [
         line for line in (work / "warm.log").read_text(errors="replace").splitlines() if "loaded:" in line
+    ]
+    result["stall_log"] = [
+        _message(line)
+        for line in (work / "warm.log").read_text(errors="replace").splitlines()
+        if "event loop held" in line
     ]
     result["build_log"] = [
         line for line in (work / "cold.log").read_text(errors="replace").splitlines() if "built:" in line
@@ -469,6 +477,9 @@ def render(data: dict[str, Any]) -> str:
             + "; ".join(line.split("INFO", 1)[-1].strip() for line in r["build_log"])
             + "\n\nLoads (warm server): "
             + "; ".join(_message(line) for line in r.get("load_log", []))
+            + "\n\nLoop stalls over "
+            + f"{STALL_REPORT_MS} ms the warm server's workers logged ({len(r.get('stall_log', []))}):\n"
+            + "".join(f"\n* `{line}`" for line in r.get("stall_log", [])[:20])
             + "\n\nLoad average (1 min) at the start / end of this backend: "
             + f"{r['loadavg_at_start'][0]:.1f} / "
             + f"{r['loadavg_at_end'][0]:.1f}.\n",
@@ -488,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-in-process", action="store_true", help="skip the in-process comparison")
     parser.add_argument("--no-server", action="store_true", help="skip the servers")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="no SQLite server (PostgreSQL only)")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="Redis database (13)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where results go (bench/out)")
@@ -505,18 +517,21 @@ def main(argv: list[str] | None = None) -> int:
         sqlite = admin.sqlite_env(work / "index.db")
         data["config"]["src_sha256"] = admin.snapshot_src(work, sqlite)  # a fixed copy of src/
         print(f"loading {args.size:,} entries into SQLite...", file=sys.stderr)
-        admin.run_cli(["db", "upgrade"], sqlite, timeout=300)
-        data["load"] = {
-            "SQLite": catalogue_load.load(sqlite["PROVIDER_PRODUCTS_DATABASE_URL"], work / "catalogue.jsonl")
-        }
+        data["load"] = {}
+        if not (args.no_sqlite and args.no_in_process):
+            admin.run_cli(["db", "upgrade"], sqlite, timeout=300)
+            data["load"]["SQLite"] = catalogue_load.load(
+                sqlite["PROVIDER_PRODUCTS_DATABASE_URL"], work / "catalogue.jsonl"
+            )
         if not args.no_in_process:
             data["in_process"] = in_process(
                 sqlite["PROVIDER_PRODUCTS_DATABASE_URL"], args.synonyms, args.baseline_ref, 50
             )
         if not args.no_server:
-            data["servers"]["SQLite"] = servers(sqlite, work, args, workers=1)
-            # Kept even if the PostgreSQL half fails (a long run on a shared machine may not finish).
-            write_results("search-index-sqlite", data, render(data), args.out_dir)
+            if not args.no_sqlite:
+                data["servers"]["SQLite"] = servers(sqlite, work, args, workers=1)
+                # Kept even if the PostgreSQL half fails (a long run on a shared machine may not finish).
+                write_results("search-index-sqlite", data, render(data), args.out_dir)
             if not args.no_postgres:
                 own = OwnDatabase(args.pg_url, "pp_bench_search_index", args.redis_url)
                 try:

@@ -38,6 +38,7 @@ from provider_products.ratelimit.base import RateLimiter
 from provider_products.ratelimit.middleware import RateLimitMiddleware
 from provider_products.registry.routes import router as registry_router
 from provider_products.runtime import Runtime, runtime
+from provider_products.stallwatch import StallWatch
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -87,8 +88,13 @@ def create_app(
         # Load (or build) the search index in the background and follow the catalogue's revision:
         # searches wait for the first snapshot, /readyz says not ready until it is there.
         follow = asyncio.create_task(rt.search_index.run())
+        watch = None
+        if settings.loop_stall_report_ms:
+            watch = asyncio.create_task(StallWatch(settings.loop_stall_report_ms / 1000).run())
         yield
         follow.cancel()
+        if watch is not None:
+            watch.cancel()
         await rt.limiter.close()
         await rt.database.dispose()
         if owned_provider is not None:

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_format: Literal["auto", "json", "text"] = "auto"
     log_requests: bool = True
+    # Log where the event loop was held longer than this (provider_products.stallwatch); 0: off.
+    loop_stall_report_ms: float = Field(default=0, ge=0, le=60_000)
     seed_sandbox: bool = True
     # The portal: how long a sign-in lasts, and login attempts allowed per address and per account.
     portal_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
