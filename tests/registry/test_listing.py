@@ -10,9 +10,12 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from provider_products.catalogue import importer
+from provider_products.catalogue.schemas import code_key
 from provider_products.db.engine import Database
+from provider_products.registry import repository
 from tests.conftest import ApiClient
 
 ENTRIES = [e for e in importer.parse(importer.sandbox_catalogue(), "jsonl") if e.status == "ACTIVE"]
@@ -148,3 +151,24 @@ async def test_catalogue_type_change_moves_registration_to_its_new_type(
     assert lab["page"]["total_elements"] == 0
     counters, real = await _counters_and_counts(app)
     assert counters == real
+
+
+async def test_get_one_registration_is_a_probe_of_the_listing_index(
+    http: httpx.AsyncClient, make_client: Any, app: FastAPI
+) -> None:
+    """The lookup filters on the registration's own code key, so that the (provider, code key) index
+    serves it: one probe, not a walk over the provider's rows or a second index's."""
+    client: ApiClient = await make_client(rate_limit="100000/minute")
+    codes = [e.product_code for e in random.Random(3).sample(ENTRIES, 300)]
+    await http.post(BATCH, json={"product_codes": codes}, headers=client.headers)
+    database: Database = app.state.runtime.database
+    async with database.transaction(write=True) as conn:
+        provider_id = (await conn.execute(text("SELECT MAX(provider_id) FROM provider_product"))).scalar_one()
+        await conn.execute(text("ANALYZE"))
+    statement = repository._ONE.params(provider_id=provider_id, code_key=code_key(codes[0]))
+    dialect = postgresql.dialect() if database.dialect == "postgresql" else sqlite.dialect()
+    sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    explain = "EXPLAIN " if database.dialect == "postgresql" else "EXPLAIN QUERY PLAN "
+    async with database.transaction() as conn:
+        plan = " ".join(str(row[-1]) for row in (await conn.execute(text(explain + sql))).all())
+    assert "ix_provider_product_listing" in plan, plan

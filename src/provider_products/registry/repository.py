@@ -70,11 +70,14 @@ _COLUMNS = (
     catalogue.c.name,
     registration.c.registered_at,
 )
+# The registration's own copy of the code key: the lookup is one probe of the partial listing index
+# (provider, code key) whatever the planner's statistics say, then one catalogue row by primary key.
 _ONE = (
     select(*_COLUMNS)
     .select_from(_ACTIVE_JOIN)
     .where(
-        registration.c.provider_id == bindparam("provider_id"), catalogue.c.code_key == bindparam("code_key")
+        registration.c.provider_id == bindparam("provider_id"),
+        registration.c.code_key == bindparam("code_key"),
     )
 )
 _INSERT_COLUMNS = ["provider_id", "product_id", "code_key", "product_type", "registered_at"]
