@@ -516,9 +516,9 @@ def main(argv: list[str] | None = None) -> int:
         gen_catalogue.write(work / "catalogue.jsonl", args.size, args.seed, args.synonyms)
         sqlite = admin.sqlite_env(work / "index.db")
         data["config"]["src_sha256"] = admin.snapshot_src(work, sqlite)  # a fixed copy of src/
-        print(f"loading {args.size:,} entries into SQLite...", file=sys.stderr)
         data["load"] = {}
         if not (args.no_sqlite and args.no_in_process):
+            print(f"loading {args.size:,} entries into SQLite...", file=sys.stderr)
             admin.run_cli(["db", "upgrade"], sqlite, timeout=300)
             data["load"]["SQLite"] = catalogue_load.load(
                 sqlite["PROVIDER_PRODUCTS_DATABASE_URL"], work / "catalogue.jsonl"
