@@ -44,7 +44,15 @@ def whole_seconds(value: datetime) -> datetime:
 
 def stamp(value: datetime) -> str:
     """Render a UTC moment as the contract does: RFC 3339, whole seconds, a four-digit year, ``Z``."""
-    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}Z"
+    # %-formatting of the fields: under half the cost of strftime, which every listed row paid.
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+    )
 
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
