@@ -183,7 +183,10 @@ def test_language_switch_to_english_and_back(page: Any, portal_server: PortalSer
 
 def test_keyboard_only_login_and_visible_focus(page: Any, portal_server: PortalServer) -> None:
     page.goto("/portal/login")
-    page.keyboard.type(portal_server.login.email)  # the email field has the focus on arrival
+    # The email field has the focus on arrival (Chromium applies autofocus at its next frame, which
+    # a loaded machine may draw after the page's load event).
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'email'")
+    page.keyboard.type(portal_server.login.email)
     page.keyboard.press("Tab")
     page.keyboard.type(portal_server.login.password)
     page.keyboard.press("Tab")
