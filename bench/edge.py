@@ -9,7 +9,8 @@ Per backend, on a fresh database with a generated catalogue (bench/gen_catalogue
 
 * **hot**: wrk (1 thread, 32 connections) drives, in interleaved rounds whose order rotates, the
   service's ``/healthz`` ("trivial"), a bare FastAPI app's ``/healthz`` (bench/bare_app.py, the
-  same uvicorn options and worker count; "bare"), GET one registration, register (POST, a fresh
+  same uvicorn options and worker count; "bare"), GET one registration, the same GET answered by
+  bench/floor_app.py (the same work with the bare drivers and no middleware; "floor"), register (POST, a fresh
   provider per round so that every answer is a 201), the list page (size 15, page 0) of a provider
   with 2,000 registrations, and two-word catalogue searches. Each is reported as the median over
   rounds of its req/s divided by the same round's trivial and bare req/s.
@@ -58,13 +59,13 @@ PROBE_EVERY_S = 0.010
 PROBE_WORD = "zzedgeprobe"
 
 
-def _bare_command(workers: int) -> list[str]:
-    """uvicorn serving bench/bare_app.py with the options ``provider-products serve`` uses."""
+def _bare_command(workers: int, app: str = "bare_app:app") -> list[str]:
+    """uvicorn serving bench/bare_app.py (or ``app``) with the options ``provider-products serve`` uses."""
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "bare_app:app",
+        app,
         "--app-dir",
         str(BENCH_DIR),
         "--host",
@@ -142,7 +143,7 @@ def _prepare_server(server: Server, setup: Setup, register: bool) -> str:
 
 def _hot_names(baseline: bool) -> tuple[str, ...]:
     """The measured targets: the hot requests, and with a baseline the same again on its server."""
-    return HOT + tuple(f"before:{n}" for n in HOT if n != "bare") if baseline else HOT
+    return HOT + tuple(f"before:{n}" for n in HOT if n not in ("bare", "floor")) if baseline else HOT
 
 
 def _hot(setup: Setup, wrk_path: str) -> dict[str, Any]:
@@ -154,6 +155,9 @@ def _hot(setup: Setup, wrk_path: str) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(Server(setup.env, setup.work / "hot.log", 300, extra))
         bare = stack.enter_context(Server(setup.env, setup.work / "bare.log", command=_bare_command(workers)))
+        floor = stack.enter_context(
+            Server(setup.env, setup.work / "floor.log", command=_bare_command(workers, "floor_app:app"))
+        )
         servers = {"": server}
         if args.baseline_src is not None:
             env = {**setup.env, "PYTHONPATH": str(args.baseline_src.resolve())}
@@ -169,12 +173,13 @@ def _hot(setup: Setup, wrk_path: str) -> dict[str, Any]:
                 "trivial": ("healthz", None, None),
                 "bare": ("healthz", None, None),
                 "get": ("get", token, setup.files["get"]),
+                "floor": ("get", token, setup.files["get"]),
                 # each server registers for its own providers: every answer is a 201
                 "register": ("register", writers[prefix][writer], setup.files[f"register{prefix}"]),
                 "list": ("paths", token, setup.files["list"]),
                 "search": ("paths", token, setup.files["search"]),
             }[kind]
-            target = bare if kind == "bare" else servers[prefix]
+            target = {"bare": bare, "floor": floor}.get(kind, servers[prefix])
             result, cpu, wall = wrk.run_wrk_on(
                 target,
                 wrk_path,
@@ -222,6 +227,9 @@ def _summarise_hot(runs: list[dict[str, Any]], rounds: int, names: tuple[str, ..
             ),
             "of_bare": stats.median(
                 [stats.ratio(by[(r, name)]["rps"], by[(r, "bare")]["rps"]) for r in range(rounds)]
+            ),
+            "of_floor": stats.median(
+                [stats.ratio(by[(r, name)]["rps"], by[(r, "floor")]["rps"]) for r in range(rounds)]
             ),
             "median_p50_ms": stats.median([m["latency_us"]["p50"] / 1000 for m in mine]),
             "median_p95_ms": stats.median([m["latency_us"]["p95"] / 1000 for m in mine]),

@@ -10,11 +10,12 @@ import list_growth
 from harness import stats
 from harness.results import md_table
 
-HOT = ("trivial", "bare", "get", "register", "list", "search")
+HOT = ("trivial", "bare", "get", "floor", "register", "list", "search")
 LABELS = {
     "trivial": "GET /healthz (the service, whole edge)",
     "bare": "GET /healthz (bare FastAPI app)",
     "get": "GET one registration",
+    "floor": "GET one registration, floor app (same work, bare drivers, no middleware)",
     "register": "register (POST)",
     "list": "list page 0, size 15, 2,000 registrations",
     "search": "two-word catalogue search",
@@ -68,7 +69,20 @@ def _render_hot(backend: str, hot: dict[str, Any]) -> list[str]:
         "target",
         "statuses",
     ]
-    return [f"\n### {backend}: hot requests ({WORKERS[backend]} worker(s))\n", md_table(header, rows)]
+    lines = [f"\n### {backend}: hot requests ({WORKERS[backend]} worker(s))\n", md_table(header, rows)]
+    if "floor" in s:
+        lines.append(
+            f"\nThe floor app's GET one is {_pct(s['floor']['of_bare'])} of the bare app's trivial "
+            "endpoint: what a GET one can reach with these components, without the service's layers. "
+            + "; ".join(
+                f"GET one{' (baseline)' if name.startswith('before:') else ''} is "
+                f"{_pct(s[name].get('of_floor', float('nan')))} of the floor's req/s"
+                for name in s
+                if name.rpartition(":")[2] == "get"
+            )
+            + ".\n"
+        )
+    return lines
 
 
 def _render_trips(trips: dict[str, Any]) -> list[str]:
