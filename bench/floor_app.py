@@ -49,7 +49,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if url.startswith("sqlite"):
         state["sqlite"] = sqlite3.connect(url.split("///", 1)[1])
     else:
-        state["pg"] = await asyncpg.create_pool(url.replace("+asyncpg", ""), min_size=4, max_size=20)
+        # As many connections as requests in flight per worker (32 wrk connections, two workers).
+        state["pg"] = await asyncpg.create_pool(url.replace("+asyncpg", ""), min_size=4, max_size=16)
         redis = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
         state["script"] = redis.register_script(_SLIDING_LOG)
     yield
