@@ -36,9 +36,14 @@ trap cleanup EXIT
 port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 base="http://127.0.0.1:$port"
 # Only this database: no PROVIDER_PRODUCTS_* setting of the caller's leaks into the server.
-run() { env $(env | grep -o '^PROVIDER_PRODUCTS_[A-Z_]*' | sed 's/^/-u /') \
-  PROVIDER_PRODUCTS_DATABASE_URL="sqlite:///$work/pp.db" PROVIDER_PRODUCTS_LOG_REQUESTS=false "$@"; }
-(cd "$work" && run "$cli" serve --host 127.0.0.1 --port "$port" >"$work/server.log" 2>&1) &
+# shellcheck disable=SC2207  # the variable names split on purpose
+sandbox_env=(env $(env | grep -o '^PROVIDER_PRODUCTS_[A-Z_]*' | sed 's/^/-u /')
+  PROVIDER_PRODUCTS_DATABASE_URL="sqlite:///$work/pp.db" PROVIDER_PRODUCTS_LOG_REQUESTS=false)
+run() { "${sandbox_env[@]}" "$@"; }
+# A simple command in the background: $! is the server itself (env execs it), which cleanup stops;
+# the PID of a subshell around it would leave the server running after the script.
+cd "$work"
+"${sandbox_env[@]}" "$cli" serve --host 127.0.0.1 --port "$port" >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 600); do
   if grep -q "Uvicorn running on $base" "$work/server.log" 2>/dev/null && curl -fs "$base/healthz" >/dev/null; then break; fi
