@@ -1,7 +1,7 @@
 """The floor the edge benchmark compares GET one registration with: the same work, the least framework.
 
 ``GET /arc/v1/providers/products/{code}`` does per request what the service must: verify the bearer
-token (PyJWT, remembered per token as the service's ``TokenVerifier`` does), count the hit in Redis
+token (the service's own ``TokenVerifier``: PyJWT, remembered per token), count the hit in Redis
 with the service's own sliding-log script (PostgreSQL + Redis only; SQLite's limiter is in
 process), look the registration up with the service's SQL through the bare driver (the standard
 ``sqlite3`` module, or ``asyncpg``), and answer the same JSON. It has no middleware, no SQLAlchemy,
@@ -16,20 +16,21 @@ the service's settings (``PROVIDER_PRODUCTS_*``) for the database, Redis and tok
 from __future__ import annotations
 
 import sqlite3
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import asyncpg
-import jwt
 from fastapi import FastAPI, HTTPException, Request
 from redis.asyncio import Redis
 
+from provider_products.auth.security import TokenClaims, TokenInvalid, TokenVerifier
 from provider_products.catalogue.schemas import code_key
 from provider_products.config import Settings
 from provider_products.ratelimit.redis import _SLIDING_LOG
+from provider_products.registry.schemas import stamp
 
 SQL = (
     "SELECT c.product_code, c.product_type, c.name, r.registered_at FROM provider_product r "
@@ -38,8 +39,8 @@ SQL = (
 )
 PROVIDER_SQL = "SELECT id FROM provider WHERE slug = {s}"
 settings = Settings()
+verifier = TokenVerifier(settings)
 state: dict[str, Any] = {}
-tokens: dict[str, dict[str, Any]] = {}
 providers: dict[str, int] = {}
 
 
@@ -67,24 +68,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _claims(request: Request) -> dict[str, Any]:
-    token = request.headers.get("authorization", "").removeprefix("Bearer ")
-    claims = tokens.get(token)
-    if claims is None:
-        try:
-            claims = jwt.decode(
-                token,
-                settings.jwt_secret,
-                algorithms=[settings.jwt_algorithm],
-                audience=settings.jwt_audience,
-                issuer=settings.jwt_issuer,
-            )
-        except jwt.PyJWTError:
-            raise HTTPException(401) from None
-        tokens[token] = claims
-    if claims["exp"] <= time.time():
-        raise HTTPException(401)
-    return claims
+def _claims(request: Request) -> TokenClaims:
+    try:
+        return verifier.verify(request.headers.get("authorization", "").removeprefix("Bearer "))
+    except TokenInvalid:
+        raise HTTPException(401) from None
 
 
 async def _fetch(sql: str, *args: Any) -> Any:
@@ -99,12 +87,17 @@ async def get_one(product_code: str, request: Request) -> dict[str, Any]:
     claims = _claims(request)
     if "script" in state:
         member = uuid.uuid4().hex
-        await state["script"](keys=["floor:" + claims["sub"]], args=[10**9, 60_000, member, ""])
-    slug = claims["provider_slug"]
+        await state["script"](keys=["floor:" + claims.client_id], args=[10**9, 60_000, member, ""])
+    slug = claims.provider_slug
     if slug not in providers:
         providers[slug] = (await _fetch(PROVIDER_SQL, slug))[0]
     row = await _fetch(SQL, providers[slug], code_key(product_code))
     if row is None:
         raise HTTPException(404)
-    registered_at = row[3] if isinstance(row[3], str) else row[3].strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"product_code": row[0], "registered_at": registered_at, "product_type": row[1], "name": row[2]}
+    registered_at = datetime.fromisoformat(row[3]) if isinstance(row[3], str) else row[3]  # sqlite3: text
+    return {
+        "product_code": row[0],
+        "registered_at": stamp(registered_at),
+        "product_type": row[1],
+        "name": row[2],
+    }

@@ -356,14 +356,9 @@ def servers(env: dict[str, str], work: Path, args: argparse.Namespace, workers: 
     ]
     result["builds_logged_in_warm_server"] = len(builds)
     result["loadavg_at_end"] = list(os.getloadavg())
-    result["load_log"] = [
-        line for line in (work / "warm.log").read_text(errors="replace").splitlines() if "loaded:" in line
-    ]
-    result["stall_log"] = [
-        _message(line)
-        for line in (work / "warm.log").read_text(errors="replace").splitlines()
-        if "event loop held" in line
-    ]
+    warm_log = (work / "warm.log").read_text(errors="replace").splitlines()
+    result["load_log"] = [line for line in warm_log if "loaded:" in line]
+    result["stall_log"] = [_message(line) for line in warm_log if "event loop held" in line]
     result["build_log"] = [
         line for line in (work / "cold.log").read_text(errors="replace").splitlines() if "built:" in line
     ]
